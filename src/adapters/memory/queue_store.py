@@ -1,0 +1,183 @@
+"""The waiting room in memory: exact FIFO by a global sequence, atomic per call."""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import datetime as dt
+
+import attrs
+
+from concert_core.domain import (
+    ConcertId,
+    IssueOutcome,
+    QueuePlace,
+    QueueStats,
+    QueueToken,
+    TokenId,
+    TokenStatus,
+    UserId,
+)
+from concert_core.policy import Policy
+
+
+class MemoryQueueStore:
+    """Tokens, the waiting line (sequence numbers, ascending) and the active set.
+
+    No method awaits, so each is one atomic step for every coroutine of the process.
+    Stored objects are never handed out: callers get copies.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        self._sequence = 0
+        self._tokens: dict[TokenId, QueueToken] = {}
+        self._live: dict[tuple[UserId, ConcertId], TokenId] = {}
+        self._line: dict[ConcertId, list[int]] = collections.defaultdict(list)
+        self._by_sequence: dict[int, TokenId] = {}
+        self._active: dict[ConcertId, dict[TokenId, None]] = collections.defaultdict(dict)
+        self._admissions: dict[ConcertId, collections.deque[tuple[dt.datetime, int]]] = (
+            collections.defaultdict(collections.deque)
+        )
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _find(self, concert_id: ConcertId, token_id: TokenId) -> QueueToken | None:
+        token = self._tokens.get(token_id)
+        return token if token is not None and token.concert_id == concert_id else None
+
+    def _status(self, token: QueueToken, now: dt.datetime) -> TokenStatus:
+        return token.status_at(now, self._policy.idle_timeout)
+
+    def _end(self, token: QueueToken) -> None:
+        """Take a token out of the line or the active set and mark it EXPIRED."""
+        if token.status is TokenStatus.WAITING:
+            line = self._line[token.concert_id]
+            index = bisect.bisect_left(line, token.sequence)
+            if index < len(line) and line[index] == token.sequence:
+                del line[index]
+            del self._by_sequence[token.sequence]
+        elif token.status is TokenStatus.ACTIVE:
+            self._active[token.concert_id].pop(token.token_id, None)
+        if self._live.get((token.user_id, token.concert_id)) == token.token_id:
+            del self._live[(token.user_id, token.concert_id)]
+        token.expire()
+
+    def _settle(self, token: QueueToken, now: dt.datetime) -> TokenStatus:
+        """Apply time: a lapsed token is ended now. Returns its status at ``now``."""
+        status = self._status(token, now)
+        if status is TokenStatus.EXPIRED and token.status is not TokenStatus.EXPIRED:
+            self._end(token)
+        return status
+
+    def _place(self, token: QueueToken, status: TokenStatus) -> QueuePlace:
+        position = None
+        if status is TokenStatus.WAITING:
+            position = bisect.bisect_left(self._line[token.concert_id], token.sequence) + 1
+        return QueuePlace(attrs.evolve(token), status, position)
+
+    # -- the port -----------------------------------------------------------------
+
+    async def issue(
+        self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> IssueOutcome:
+        existing_id = self._live.get((user_id, concert_id))
+        if existing_id is not None:
+            existing = self._tokens[existing_id]
+            status = self._settle(existing, now)
+            if status is not TokenStatus.EXPIRED:
+                existing.see(now)
+                return IssueOutcome(self._place(existing, status), created=False)
+        if token_id in self._tokens:
+            raise ValueError(f"token id {token_id} is taken")
+        self._sequence += 1
+        token = QueueToken.issue(token_id, user_id, concert_id, self._sequence, now)
+        self._tokens[token_id] = token
+        self._live[(user_id, concert_id)] = token_id
+        self._line[concert_id].append(token.sequence)  # sequences only grow: stays sorted
+        self._by_sequence[token.sequence] = token_id
+        return IssueOutcome(self._place(token, TokenStatus.WAITING), created=True)
+
+    async def look(
+        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> QueuePlace | None:
+        token = self._find(concert_id, token_id)
+        if token is None:
+            return None
+        return self._place(token, self._status(token, now))
+
+    async def poll(
+        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> QueuePlace | None:
+        token = self._find(concert_id, token_id)
+        if token is None:
+            return None
+        status = self._settle(token, now)
+        if status is TokenStatus.WAITING:
+            token.see(now)
+        return self._place(token, status)
+
+    async def expire(
+        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> QueueToken | None:
+        token = self._find(concert_id, token_id)
+        if token is None or self._settle(token, now) is TokenStatus.EXPIRED:
+            return None
+        before = attrs.evolve(token)
+        self._end(token)
+        return before
+
+    async def extend_active(
+        self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
+    ) -> bool:
+        token = self._find(concert_id, token_id)
+        if token is None or self._settle(token, now) is not TokenStatus.ACTIVE:
+            return False
+        token.extend_until(until)
+        return True
+
+    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        active = self._active[concert_id]
+        for token_id in list(active):
+            self._settle(self._tokens[token_id], now)
+        free = self._policy.active_capacity - len(active)
+        line = self._line[concert_id]
+        admitted: list[QueueToken] = []
+        while free > 0 and line:
+            token = self._tokens[self._by_sequence[line[0]]]
+            if self._settle(token, now) is TokenStatus.EXPIRED:
+                continue  # idle: it lost its place, and _settle took it out of the line
+            del line[0]
+            del self._by_sequence[token.sequence]
+            token.admit(now, self._policy.active_ttl)
+            active[token.token_id] = None
+            admitted.append(attrs.evolve(token))
+            free -= 1
+        if admitted:
+            self._admissions[concert_id].append((now, len(admitted)))
+        return admitted
+
+    async def expire_lapsed(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        ended: list[QueueToken] = []
+        candidates = [self._tokens[t] for t in self._active[concert_id]]
+        candidates += [self._tokens[self._by_sequence[s]] for s in self._line[concert_id]]
+        for token in candidates:
+            before = attrs.evolve(token)
+            if self._settle(token, now) is TokenStatus.EXPIRED:
+                ended.append(before)
+        return ended
+
+    async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
+        def live(token_id: TokenId) -> bool:
+            return self._status(self._tokens[token_id], now) is not TokenStatus.EXPIRED
+
+        waiting = sum(live(self._by_sequence[s]) for s in self._line[concert_id])
+        active = sum(live(t) for t in self._active[concert_id])
+        return QueueStats(concert_id, waiting, active)
+
+    async def admission_rate(self, concert_id: ConcertId, now: dt.datetime) -> float:
+        window = self._policy.admission_rate_window
+        events = self._admissions[concert_id]
+        while events and now - events[0][0] > window:
+            events.popleft()
+        return sum(n for _, n in events) / window.total_seconds()

@@ -1,0 +1,286 @@
+"""In-memory repositories. Each method runs without awaiting, so it is atomic within
+the event loop; the unit of work's lock makes a sequence of them serialisable."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from uuid import UUID
+
+import attrs
+
+from adapters.memory.database import MemoryDatabase
+from concert_core.domain import (
+    Concert,
+    ConcertId,
+    DateAvailability,
+    HoldExpiredError,
+    HoldLimitReachedError,
+    LedgerEntry,
+    Money,
+    NotFoundError,
+    Payment,
+    PaymentId,
+    Reservation,
+    ReservationId,
+    ReservationStatus,
+    Seat,
+    SeatKey,
+    SeatNo,
+    SeatStatus,
+    UserId,
+    ValidationError,
+    Wallet,
+)
+from concert_core.domain.seating import seats_for_date
+from concert_core.domain.values import SEATS_PER_DATE
+from concert_core.ports import HoldOutcome, HoldRequest
+
+
+class _Repository:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+
+class MemoryCatalogueRepository(_Repository):
+    async def add_concert(self, title: str, venue: str) -> Concert:
+        concert = Concert(ConcertId(self._db.next_id("concert")), title, venue)
+        self._db.put(self._db.concerts, concert.concert_id, concert)
+        self._db.put(self._db.dates, concert.concert_id, {})
+        return concert
+
+    async def get_concert(self, concert_id: ConcertId) -> Concert | None:
+        self._db.read()
+        return self._db.concerts.get(concert_id)
+
+    async def list_concerts(self) -> list[Concert]:
+        self._db.read()
+        return [self._db.concerts[c] for c in sorted(self._db.concerts)]
+
+    async def add_date(self, concert_id: ConcertId, date: dt.date, prices: Sequence[Money]) -> bool:
+        db = self._db
+        if concert_id not in db.concerts:
+            raise NotFoundError(f"concert {concert_id} does not exist")
+        dates = db.dates[concert_id]
+        if date in dates:
+            return False
+        seats = seats_for_date(concert_id, date, list(prices))
+        db.put(db.dates, concert_id, {**dates, date: None})
+        for seat in seats:
+            db.put(db.seats, seat.key, seat)
+        return True
+
+    async def list_dates(self, concert_id: ConcertId) -> list[dt.date]:
+        self._db.read()
+        return sorted(self._db.dates.get(concert_id, {}))
+
+
+class MemorySeatRepository(_Repository):
+    def _seats_of(self, concert_id: ConcertId, date: dt.date) -> list[Seat]:
+        seats = self._db.seats
+        keys = (SeatKey(concert_id, date, SeatNo(n)) for n in range(1, SEATS_PER_DATE + 1))
+        return [seats[k] for k in keys if k in seats]
+
+    async def list_seats(self, concert_id: ConcertId, date: dt.date) -> list[Seat]:
+        self._db.read()
+        return [attrs.evolve(s) for s in self._seats_of(concert_id, date)]
+
+    async def available_dates(
+        self, concert_id: ConcertId, now: dt.datetime
+    ) -> list[DateAvailability]:
+        self._db.read()
+        result = []
+        for date in sorted(self._db.dates.get(concert_id, {})):
+            free = sum(
+                s.status_at(now) is SeatStatus.AVAILABLE for s in self._seats_of(concert_id, date)
+            )
+            if free:
+                result.append(DateAvailability(date, free))
+        return result
+
+    def _live_holds(self, user: UserId, concert_id: ConcertId, now: dt.datetime) -> int:
+        db = self._db
+        count = 0
+        for rid in db.reservations_by_user.get(user, ()):
+            r = db.reservations[rid]
+            if r.concert_id == concert_id and r.is_live_hold(now):
+                count += 1
+        return count
+
+    async def hold(self, request: HoldRequest) -> HoldOutcome:
+        db = self._db
+        stored = db.seats.get(request.seat)
+        if stored is None:
+            raise NotFoundError(
+                f"concert {request.seat.concert_id} has no seat {request.seat.seat_no} "
+                f"on {request.seat.date}"
+            )
+        if stored.is_held_by(request.user_id, request.now) and stored.reservation_id:
+            mine = db.reservations[stored.reservation_id]
+            return HoldOutcome(attrs.evolve(mine), created=False)
+        seat = attrs.evolve(stored)
+        seat.hold(request.user_id, request.reservation_id, request.now, request.until)
+        if self._live_holds(request.user_id, request.seat.concert_id, request.now) >= (
+            request.max_holds
+        ):
+            raise HoldLimitReachedError(
+                f"a user holds at most {request.max_holds} seats per concert"
+            )
+        reservation = Reservation.hold(
+            request.reservation_id,
+            request.user_id,
+            request.seat,
+            seat.price,
+            request.now,
+            request.until,
+        )
+        if stored.reservation_id is not None:
+            _lapse(db, stored.reservation_id, request.now)
+        db.put(db.seats, seat.key, seat)
+        db.put(db.reservations, reservation.reservation_id, reservation)
+        db.append(db.reservations_by_user, reservation.user_id, reservation.reservation_id)
+        db.put(db.held, reservation.reservation_id, None)
+        return HoldOutcome(attrs.evolve(reservation), created=True)
+
+
+def _lapse(db: MemoryDatabase, reservation_id: ReservationId, now: dt.datetime) -> bool:
+    """Mark a lapsed hold RELEASED (and free its seat if it still holds it)."""
+    reservation = attrs.evolve(db.reservations[reservation_id])
+    if not reservation.lapse(now):
+        return False
+    db.put(db.reservations, reservation_id, reservation)
+    db.delete(db.held, reservation_id)
+    _free_seat(db, reservation)
+    return True
+
+
+def _free_seat(db: MemoryDatabase, reservation: Reservation) -> None:
+    seat = attrs.evolve(db.seats[reservation.seat])
+    if seat.release(reservation.reservation_id):
+        db.put(db.seats, seat.key, seat)
+
+
+class MemoryReservationRepository(_Repository):
+    async def get(self, reservation_id: ReservationId) -> Reservation | None:
+        self._db.read()
+        found = self._db.reservations.get(reservation_id)
+        return attrs.evolve(found) if found else None
+
+    def _owned(self, reservation_id: ReservationId, user: UserId) -> Reservation:
+        found = self._db.reservations.get(reservation_id)
+        if found is None:
+            raise NotFoundError(f"reservation {reservation_id} does not exist")
+        found.check_owner(user)
+        return attrs.evolve(found)
+
+    def _release(self, reservation: Reservation, user: UserId) -> bool:
+        db = self._db
+        if not reservation.release(user):
+            return False
+        db.put(db.reservations, reservation.reservation_id, reservation)
+        db.delete(db.held, reservation.reservation_id)
+        _free_seat(db, reservation)
+        return True
+
+    async def release(
+        self, reservation_id: ReservationId, user_id: UserId, now: dt.datetime
+    ) -> Reservation:
+        reservation = self._owned(reservation_id, user_id)
+        self._release(reservation, user_id)
+        return attrs.evolve(reservation)
+
+    async def release_holds_of(
+        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
+    ) -> int:
+        db = self._db
+        released = 0
+        for rid in list(db.reservations_by_user.get(user_id, ())):
+            stored = db.reservations[rid]
+            if stored.concert_id == concert_id and stored.status is ReservationStatus.HELD:
+                released += self._release(attrs.evolve(stored), user_id)
+        return released
+
+    async def confirm(
+        self, user_id: UserId, reservation_ids: Sequence[ReservationId], now: dt.datetime
+    ) -> list[Reservation]:
+        db = self._db
+        confirmed = []
+        for rid in reservation_ids:  # check every one before writing any
+            reservation = self._owned(rid, user_id)
+            reservation.confirm(user_id, now)
+            seat = attrs.evolve(db.seats[reservation.seat])
+            try:
+                seat.sell(rid, now)
+            except Exception as error:
+                raise HoldExpiredError(f"the hold on reservation {rid} has lapsed") from error
+            confirmed.append((reservation, seat))
+        for reservation, seat in confirmed:
+            db.put(db.reservations, reservation.reservation_id, reservation)
+            db.delete(db.held, reservation.reservation_id)
+            db.put(db.seats, seat.key, seat)
+        return [attrs.evolve(r) for r, _ in confirmed]
+
+    async def release_lapsed(self, now: dt.datetime, limit: int) -> int:
+        db = self._db
+        released = 0
+        for rid in list(db.held):
+            if released >= limit:
+                break
+            released += _lapse(db, rid, now)
+        return released
+
+
+class MemoryWalletRepository(_Repository):
+    async def get(self, user_id: UserId) -> Wallet:
+        self._db.read()
+        return attrs.evolve(self._db.wallets.get(user_id) or Wallet(user_id))
+
+    def _record(self, wallet: Wallet, entry: LedgerEntry) -> Wallet:
+        db = self._db
+        db.put(db.wallets, wallet.user_id, wallet)
+        db.append(db.ledger, wallet.user_id, entry)
+        db.put(db.ledger_ids, entry.entry_id, None)
+        return attrs.evolve(wallet)
+
+    async def charge(
+        self, user_id: UserId, amount: Money, entry_id: UUID, now: dt.datetime
+    ) -> Wallet:
+        wallet = await self.get(user_id)
+        if entry_id in self._db.ledger_ids:
+            return wallet  # this very charge is already in the ledger
+        return self._record(wallet, wallet.charge(amount, entry_id, now))
+
+    async def debit(
+        self,
+        user_id: UserId,
+        amount: Money,
+        entry_id: UUID,
+        payment_id: PaymentId,
+        now: dt.datetime,
+    ) -> Wallet:
+        if entry_id in self._db.ledger_ids:
+            raise ValidationError(f"ledger entry {entry_id} already exists")
+        wallet = await self.get(user_id)
+        return self._record(wallet, wallet.debit(amount, entry_id, payment_id, now))
+
+    async def ledger(self, user_id: UserId) -> list[LedgerEntry]:
+        self._db.read()
+        return list(self._db.ledger.get(user_id, ()))
+
+
+class MemoryPaymentRepository(_Repository):
+    async def add(self, payment: Payment) -> None:
+        db = self._db
+        if payment.payment_id in db.payments:
+            raise ValidationError(f"payment {payment.payment_id} already exists")
+        db.put(db.payments, payment.payment_id, payment)
+        db.append(db.payments_by_user, payment.user_id, payment.payment_id)
+
+    async def get(self, payment_id: PaymentId) -> Payment | None:
+        self._db.read()
+        return self._db.payments.get(payment_id)
+
+    async def history(self, user_id: UserId) -> list[Payment]:
+        self._db.read()
+        db = self._db
+        return [db.payments[p] for p in reversed(db.payments_by_user.get(user_id, ()))]

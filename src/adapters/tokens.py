@@ -1,0 +1,63 @@
+"""Queue token strings as JWTs (HS256) carrying the token's claims."""
+
+from __future__ import annotations
+
+import uuid
+
+import jwt
+
+from concert_core.domain import (
+    ConcertId,
+    TokenClaims,
+    TokenId,
+    TokenInvalidError,
+    UserId,
+)
+
+_ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32
+
+
+class JwtTokenCodec:
+    """Signs claims as an HS256 JWT: ``sub`` (user), ``concert_id``, ``seq``, ``jti``.
+
+    The JWT carries no expiry: a token's state (WAITING, ACTIVE, EXPIRED) lives on the
+    server, so a signed string stays a name for it, never a permit by itself.
+    """
+
+    def __init__(self, secret: str | bytes) -> None:
+        key = secret.encode() if isinstance(secret, str) else secret
+        if len(key) < MIN_SECRET_BYTES:
+            raise ValueError(f"the token secret needs at least {MIN_SECRET_BYTES} bytes")
+        self._key = key
+
+    def encode(self, claims: TokenClaims) -> str:
+        payload = {
+            "sub": str(claims.user_id),
+            "concert_id": claims.concert_id,
+            "seq": claims.sequence,
+            "jti": str(claims.token_id),
+        }
+        return jwt.encode(payload, self._key, algorithm=_ALGORITHM)
+
+    def decode(self, token: str) -> TokenClaims:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise TokenInvalidError("a queue token is required")
+        try:
+            payload = jwt.decode(
+                token,
+                self._key,
+                algorithms=[_ALGORITHM],
+                options={"require": ["sub", "concert_id", "seq", "jti"]},
+            )
+            concert, sequence = payload["concert_id"], payload["seq"]
+            if not all(type(v) is int and v >= 1 for v in (concert, sequence)):
+                raise TokenInvalidError("the token's claims are malformed")
+            return TokenClaims(
+                token_id=TokenId(uuid.UUID(payload["jti"])),
+                user_id=UserId(uuid.UUID(payload["sub"])),
+                concert_id=ConcertId(concert),
+                sequence=sequence,
+            )
+        except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
+            raise TokenInvalidError("the token is malformed or its signature is wrong") from error

@@ -1,0 +1,96 @@
+"""Domain errors: one class per rule of SPEC's error table that the core enforces.
+
+Every error carries a stable machine-readable ``code``; entrypoints map codes to
+transport details (HTTP status, exit code) in one table of their own.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """A rule of the domain would break; nothing was changed."""
+
+    code: ClassVar[str] = "DOMAIN_ERROR"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ValidationError(DomainError):
+    """Input outside what the domain accepts (seat number, date, amount, shape)."""
+
+    code = "VALIDATION_ERROR"
+
+
+class TokenInvalidError(DomainError):
+    """A queue token that is missing, malformed, forged or unknown to the queue."""
+
+    code = "TOKEN_INVALID"
+
+
+class TokenNotActiveError(DomainError):
+    """The token is WAITING or EXPIRED, or belongs to another concert."""
+
+    code = "TOKEN_NOT_ACTIVE"
+
+    def __init__(self, detail: str, *, token_status: str, position: int | None) -> None:
+        super().__init__(detail)
+        self.token_status = token_status
+        self.position = position
+
+
+class NotOwnerError(DomainError):
+    """The reservation belongs to another user."""
+
+    code = "NOT_OWNER"
+
+
+class NotFoundError(DomainError):
+    """An unknown concert, date, seat or reservation."""
+
+    code = "NOT_FOUND"
+
+
+class SeatUnavailableError(DomainError):
+    """The seat is held or sold by someone else."""
+
+    code = "SEAT_UNAVAILABLE"
+
+
+class HoldLimitReachedError(DomainError):
+    """The user already holds the most seats allowed for this concert."""
+
+    code = "HOLD_LIMIT_REACHED"
+
+
+class IdempotencyInProgressError(DomainError):
+    """A request with the same idempotency key is still running."""
+
+    code = "IDEMPOTENCY_IN_PROGRESS"
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """The idempotency key was first used with a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class InsufficientBalanceError(DomainError):
+    """The wallet holds less than the amount due."""
+
+    code = "INSUFFICIENT_BALANCE"
+
+
+class HoldExpiredError(DomainError):
+    """The hold being paid or released has lapsed, was released, or is already paid."""
+
+    code = "HOLD_EXPIRED"
+
+
+class ServiceUnavailableError(DomainError):
+    """A storage or queue backend cannot be reached. Raised by adapters."""
+
+    code = "SERVICE_UNAVAILABLE"

@@ -1,0 +1,19 @@
+"""A payment: an immutable record of paid reservations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from attrs import frozen
+
+from concert_core.domain.values import ConcertId, Money, PaymentId, ReservationId, UserId
+
+
+@frozen
+class Payment:
+    payment_id: PaymentId
+    user_id: UserId
+    concert_id: ConcertId
+    reservation_ids: tuple[ReservationId, ...]
+    amount: Money
+    paid_at: dt.datetime

@@ -1,0 +1,159 @@
+"""The waiting room: queue tokens and the rules of their life.
+
+A token moves WAITING -> ACTIVE -> EXPIRED. Its state is judged at an instant:
+an ACTIVE token past ``active_until`` and a WAITING token that has not been seen
+for the idle timeout are EXPIRED at once, whether or not a sweeper has run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+
+from attrs import define, frozen
+
+from concert_core.domain.errors import TokenNotActiveError
+from concert_core.domain.values import ConcertId, TokenId, UserId
+
+
+class TokenStatus(enum.StrEnum):
+    WAITING = "WAITING"
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+
+
+@frozen
+class TokenClaims:
+    """What a signed token string carries; the token's state lives in the queue store."""
+
+    token_id: TokenId
+    user_id: UserId
+    concert_id: ConcertId
+    sequence: int
+
+
+@define
+class QueueToken:
+    token_id: TokenId
+    user_id: UserId
+    concert_id: ConcertId
+    sequence: int
+    """The global issue sequence number: the one source of queue order."""
+    status: TokenStatus
+    issued_at: dt.datetime
+    last_seen_at: dt.datetime
+    active_until: dt.datetime | None = None
+
+    @classmethod
+    def issue(
+        cls,
+        token_id: TokenId,
+        user_id: UserId,
+        concert_id: ConcertId,
+        sequence: int,
+        now: dt.datetime,
+    ) -> QueueToken:
+        return cls(token_id, user_id, concert_id, sequence, TokenStatus.WAITING, now, now)
+
+    @property
+    def claims(self) -> TokenClaims:
+        return TokenClaims(self.token_id, self.user_id, self.concert_id, self.sequence)
+
+    def status_at(self, now: dt.datetime, idle_timeout: dt.timedelta) -> TokenStatus:
+        """The token's state at ``now``, lapses included."""
+        if self.status is TokenStatus.ACTIVE:
+            assert self.active_until is not None
+            return TokenStatus.ACTIVE if now < self.active_until else TokenStatus.EXPIRED
+        if self.status is TokenStatus.WAITING:
+            idle = now - self.last_seen_at >= idle_timeout
+            return TokenStatus.EXPIRED if idle else TokenStatus.WAITING
+        return TokenStatus.EXPIRED
+
+    def is_live(self, now: dt.datetime, idle_timeout: dt.timedelta) -> bool:
+        return self.status_at(now, idle_timeout) is not TokenStatus.EXPIRED
+
+    def see(self, now: dt.datetime) -> None:
+        """Record a poll: it keeps a WAITING token's place."""
+        self.last_seen_at = max(self.last_seen_at, now)
+
+    def admit(self, now: dt.datetime, active_ttl: dt.timedelta) -> None:
+        if self.status is not TokenStatus.WAITING:
+            raise TokenNotActiveError(
+                "only a waiting token can be admitted", token_status=self.status, position=None
+            )
+        self.status = TokenStatus.ACTIVE
+        self.active_until = now + active_ttl
+
+    def extend_until(self, until: dt.datetime) -> None:
+        """Keep an ACTIVE token alive at least until ``until`` (a hold's expiry)."""
+        if self.status is not TokenStatus.ACTIVE or self.active_until is None:
+            raise TokenNotActiveError(
+                "only an active token can be extended", token_status=self.status, position=None
+            )
+        self.active_until = max(self.active_until, until)
+
+    def expire(self) -> None:
+        self.status = TokenStatus.EXPIRED
+
+
+@frozen
+class QueuePlace:
+    """A token as seen at an instant, with its place in line while WAITING."""
+
+    token: QueueToken
+    status: TokenStatus
+    position: int | None
+
+
+@frozen
+class QueueStats:
+    concert_id: ConcertId
+    waiting: int
+    active: int
+
+
+@frozen
+class IssueOutcome:
+    place: QueuePlace
+    created: bool
+
+
+def estimated_wait_seconds(
+    position: int,
+    admissions_per_second: float,
+    *,
+    active_ttl: dt.timedelta,
+    capacity: int,
+) -> int:
+    """Seconds until admission: from the observed admission rate, else from the TTL.
+
+    With no admissions observed recently, every active place frees at worst once per
+    active TTL, so ``position * ttl / capacity`` bounds the wait.
+    """
+    if admissions_per_second > 0:
+        return math.ceil(position / admissions_per_second)
+    return math.ceil(position * active_ttl.total_seconds() / max(capacity, 1))
+
+
+def poll_after_seconds(
+    status: TokenStatus,
+    position: int | None,
+    estimated_wait: int | None,
+    *,
+    idle_timeout: dt.timedelta,
+) -> int:
+    """How long a client should wait before polling again.
+
+    Grows with the square root of the position (1 s near the front, about 10 s at
+    10,000th, 23 s at 50,000th), never past the expected wait, and never more than a
+    third of the idle timeout so that a client following the hint keeps its place.
+    """
+    ceiling = max(1, int(idle_timeout.total_seconds() // 3))
+    if status is TokenStatus.WAITING and position is not None:
+        hint = max(1, math.ceil(math.sqrt(position) / 10))
+        if estimated_wait is not None:
+            hint = min(hint, max(1, estimated_wait))
+        return min(hint, ceiling)
+    # An ACTIVE or EXPIRED token has no place to keep; a slow hint saves requests.
+    return min(30, ceiling)

@@ -1,0 +1,83 @@
+"""Value objects shared by the aggregates: identifiers, seat numbers, money, limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NewType
+from uuid import UUID
+
+from concert_core.domain.errors import ValidationError
+
+UserId = NewType("UserId", UUID)
+ConcertId = NewType("ConcertId", int)
+TokenId = NewType("TokenId", UUID)
+ReservationId = NewType("ReservationId", UUID)
+PaymentId = NewType("PaymentId", UUID)
+SeatNo = NewType("SeatNo", int)
+Money = NewType("Money", int)
+"""An integer number of won. Never a float."""
+
+SEATS_PER_DATE = 50
+MIN_CHARGE = 1
+MAX_CHARGE = 10_000_000
+MAX_BALANCE = 10**12
+MAX_PRICE = 10_000_000
+
+
+def _is_plain_int(value: object) -> bool:
+    # bool is an int subclass; True is not seat number 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def seat_no(value: object) -> SeatNo:
+    """Validate a seat number: an integer in 1..50."""
+    if not _is_plain_int(value) or not 1 <= value <= SEATS_PER_DATE:  # type: ignore[operator]
+        raise ValidationError(f"seat_no must be an integer from 1 to {SEATS_PER_DATE}")
+    return SeatNo(value)  # type: ignore[arg-type]
+
+
+def charge_amount(value: object) -> Money:
+    """Validate a charge amount: an integer won in 1..10,000,000."""
+    if not _is_plain_int(value) or not MIN_CHARGE <= value <= MAX_CHARGE:  # type: ignore[operator]
+        raise ValidationError(f"amount must be an integer from {MIN_CHARGE} to {MAX_CHARGE:,}")
+    return Money(value)  # type: ignore[arg-type]
+
+
+def price(value: object) -> Money:
+    """Validate a seat price: a non-negative integer won."""
+    if not _is_plain_int(value) or not 0 <= value <= MAX_PRICE:  # type: ignore[operator]
+        raise ValidationError(f"price must be an integer from 0 to {MAX_PRICE:,}")
+    return Money(value)  # type: ignore[arg-type]
+
+
+def concert_id(value: object) -> ConcertId:
+    """Validate a concert id: a positive integer."""
+    if not _is_plain_int(value) or not 1 <= value < 2**63:  # type: ignore[operator]
+        raise ValidationError("concert_id must be a positive integer")
+    return ConcertId(value)  # type: ignore[arg-type]
+
+
+def calendar_date(value: object) -> dt.date:
+    """Validate a performance date given as a date or an ISO ``YYYY-MM-DD`` string."""
+    if isinstance(value, dt.datetime):
+        raise ValidationError("date must be a calendar date, not a timestamp")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationError("date must be a calendar date written YYYY-MM-DD")
+
+
+def user_id(value: object) -> UserId:
+    """Validate a user id: a UUID or its string form."""
+    if isinstance(value, UUID):
+        return UserId(value)
+    if isinstance(value, str):
+        try:
+            return UserId(UUID(value))
+        except ValueError:
+            pass
+    raise ValidationError("user_id must be a UUID")

@@ -1,0 +1,326 @@
+"""Ports: what the core needs from the world, as async Protocols over domain types.
+
+Atomicity lives behind these ports. Each mutating method is one atomic storage
+operation whose conditions are checked by the storage itself at the moment of the
+write (a conditional update, a constraint, a script): a use case never reads, awaits,
+and then writes on the assumption that what it read still holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from attrs import frozen
+
+from concert_core.domain import (
+    Concert,
+    ConcertId,
+    DateAvailability,
+    IssueOutcome,
+    LedgerEntry,
+    Money,
+    Payment,
+    PaymentId,
+    QueuePlace,
+    QueueStats,
+    QueueToken,
+    Reservation,
+    ReservationId,
+    Seat,
+    SeatKey,
+    TokenClaims,
+    TokenId,
+    UserId,
+    Wallet,
+)
+
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+JsonObject = dict[str, JsonValue]
+
+
+class Clock(Protocol):
+    """The time every rule is judged by. Scaled deployments share one (the storage's)."""
+
+    async def now(self) -> dt.datetime:
+        """The current instant, timezone-aware."""
+        ...
+
+
+class TokenCodec(Protocol):
+    """Signs and verifies queue token strings. Pure computation, so not async."""
+
+    def encode(self, claims: TokenClaims) -> str: ...
+
+    def decode(self, token: str) -> TokenClaims:
+        """Raise TokenInvalidError for a malformed or forged token."""
+        ...
+
+
+class CatalogueRepository(Protocol):
+    async def add_concert(self, title: str, venue: str) -> Concert:
+        """Store a new concert; storage assigns its id."""
+        ...
+
+    async def get_concert(self, concert_id: ConcertId) -> Concert | None: ...
+
+    async def list_concerts(self) -> list[Concert]:
+        """All concerts, by id."""
+        ...
+
+    async def add_date(self, concert_id: ConcertId, date: dt.date, prices: Sequence[Money]) -> bool:
+        """Add a performance date and its 50 seats; False (and no change) if it exists."""
+        ...
+
+    async def list_dates(self, concert_id: ConcertId) -> list[dt.date]:
+        """The concert's performance dates, ascending."""
+        ...
+
+
+@frozen
+class HoldRequest:
+    seat: SeatKey
+    user_id: UserId
+    reservation_id: ReservationId
+    """The id the new reservation gets if this request creates one."""
+    now: dt.datetime
+    until: dt.datetime
+    max_holds: int
+    """The most live holds the user may have in this concert, this one included."""
+
+
+@frozen
+class HoldOutcome:
+    reservation: Reservation
+    created: bool
+    """False when the user already held this seat and got that hold back."""
+
+
+class SeatRepository(Protocol):
+    async def list_seats(self, concert_id: ConcertId, date: dt.date) -> list[Seat]:
+        """The date's seats by number (as stored: judge holds with ``Seat.status_at``)."""
+        ...
+
+    async def available_dates(
+        self, concert_id: ConcertId, now: dt.datetime
+    ) -> list[DateAvailability]:
+        """Dates with at least one seat available at ``now``, ascending."""
+        ...
+
+    async def hold(self, request: HoldRequest) -> HoldOutcome:
+        """Atomically hold a seat and record the reservation.
+
+        Succeeds only if the seat is AVAILABLE or its hold has lapsed, and the user's
+        live holds in the concert stay within ``max_holds``; if the user already holds
+        the seat, returns that hold unchanged. Raises NotFoundError (no such seat),
+        SeatUnavailableError or HoldLimitReachedError, changing nothing.
+        """
+        ...
+
+
+class ReservationRepository(Protocol):
+    async def get(self, reservation_id: ReservationId) -> Reservation | None: ...
+
+    async def release(
+        self, reservation_id: ReservationId, user_id: UserId, now: dt.datetime
+    ) -> Reservation:
+        """Atomically release the owner's hold and free its seat.
+
+        Releasing a hold that already lapsed or was released changes nothing. Raises
+        NotFoundError, NotOwnerError, or HoldExpiredError for a paid reservation.
+        """
+        ...
+
+    async def release_holds_of(
+        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
+    ) -> int:
+        """Release every hold the user has in the concert; return how many."""
+        ...
+
+    async def confirm(
+        self, user_id: UserId, reservation_ids: Sequence[ReservationId], now: dt.datetime
+    ) -> list[Reservation]:
+        """Atomically mark the user's live holds CONFIRMED and their seats SOLD.
+
+        All or nothing: raises NotFoundError, NotOwnerError or HoldExpiredError
+        (lapsed, released or already paid) and changes nothing if any one fails.
+        """
+        ...
+
+    async def release_lapsed(self, now: dt.datetime, limit: int) -> int:
+        """Mark up to ``limit`` lapsed holds RELEASED and free their seats (cleanup only)."""
+        ...
+
+
+class WalletRepository(Protocol):
+    async def get(self, user_id: UserId) -> Wallet:
+        """The user's wallet; an unknown user has one with balance 0."""
+        ...
+
+    async def charge(
+        self, user_id: UserId, amount: Money, entry_id: UUID, now: dt.datetime
+    ) -> Wallet:
+        """Atomically add to the balance and the ledger; ValidationError past the cap."""
+        ...
+
+    async def debit(
+        self,
+        user_id: UserId,
+        amount: Money,
+        entry_id: UUID,
+        payment_id: PaymentId,
+        now: dt.datetime,
+    ) -> Wallet:
+        """Atomically take from the balance (only if it covers the amount) and ledger it.
+
+        Raises InsufficientBalanceError and changes nothing otherwise.
+        """
+        ...
+
+    async def ledger(self, user_id: UserId) -> list[LedgerEntry]:
+        """The user's entries, oldest first."""
+        ...
+
+
+class PaymentRepository(Protocol):
+    async def add(self, payment: Payment) -> None:
+        """Record a payment; its id is unique."""
+        ...
+
+    async def get(self, payment_id: PaymentId) -> Payment | None: ...
+
+    async def history(self, user_id: UserId) -> list[Payment]:
+        """The user's payments, newest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the relational ports: committed together or not at all.
+
+    Leaving the block without ``commit()`` (or by an exception) rolls back.
+    """
+
+    @property
+    def catalogue(self) -> CatalogueRepository: ...
+    @property
+    def seats(self) -> SeatRepository: ...
+    @property
+    def reservations(self) -> ReservationRepository: ...
+    @property
+    def wallets(self) -> WalletRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class QueueStore(Protocol):
+    """The waiting room's shared state. Every method is one atomic operation.
+
+    A store is built with the ``Policy`` whose idle timeout and active TTL it applies.
+    Order comes only from a global issue sequence, never from a clock. A WAITING token
+    idle past the timeout, or an ACTIVE one past ``active_until``, is EXPIRED when
+    looked at; an idle token leaves the line at the latest at the next admission or
+    expiry pass, and is never admitted.
+    """
+
+    async def issue(
+        self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> IssueOutcome:
+        """Return the user's live token for the concert (and see it), or issue one.
+
+        A new token takes the next global sequence number, status WAITING, and the
+        id ``token_id``.
+        """
+        ...
+
+    async def look(
+        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> QueuePlace | None:
+        """The token's state and position at ``now``, without recording a poll."""
+        ...
+
+    async def poll(
+        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> QueuePlace | None:
+        """As ``look``, and record the poll (keeping a WAITING token's place)."""
+        ...
+
+    async def expire(
+        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> QueueToken | None:
+        """End a live token (leaving, paying). Returns it if it was live, else None."""
+        ...
+
+    async def extend_active(
+        self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
+    ) -> bool:
+        """Keep a token that is ACTIVE at ``now`` alive until at least ``until``."""
+        ...
+
+    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        """One admission pass: fill free active places with the earliest live WAITING
+        tokens, never exceeding the capacity. Safe to run from many processes at once.
+        Returns the tokens admitted, in sequence order."""
+        ...
+
+    async def expire_lapsed(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        """Expire ACTIVE tokens past their time and idle WAITING tokens.
+
+        Returns them as they were just before (so a caller can tell which were ACTIVE).
+        """
+        ...
+
+    async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats: ...
+
+    async def admission_rate(self, concert_id: ConcertId, now: dt.datetime) -> float:
+        """Tokens admitted per second over the policy's admission rate window."""
+        ...
+
+
+@frozen
+class IdempotencyKey:
+    """A client's key, scoped to its user and to one operation."""
+
+    user_id: UserId
+    operation: str
+    key: str
+
+
+class IdempotencyStore(Protocol):
+    """First results of charges and payments, kept for the policy's retention time."""
+
+    async def begin(
+        self, key: IdempotencyKey, fingerprint: str, now: dt.datetime
+    ) -> Mapping[str, JsonValue] | None:
+        """Claim the key, or return the stored first result.
+
+        None means the caller now runs the request and must ``complete`` or
+        ``abandon``. Raises IdempotencyInProgressError while another claim's lease runs,
+        IdempotencyKeyReusedError when the fingerprint differs from the first request's.
+        """
+        ...
+
+    async def complete(
+        self, key: IdempotencyKey, result: Mapping[str, JsonValue], now: dt.datetime
+    ) -> None: ...
+
+    async def abandon(self, key: IdempotencyKey) -> None:
+        """Give the claim up (the request failed and changed nothing)."""
+        ...

@@ -1,0 +1,62 @@
+"""The use cases: one class each, ports in ``__init__``, ``async __call__``."""
+
+from concert_core.use_cases._gate import TokenGate
+from concert_core.use_cases._views import QueueView, ReservationView
+from concert_core.use_cases.admit_waiting import Admission, AdmitWaiting
+from concert_core.use_cases.charge_wallet import Balance, ChargeCommand, ChargeWallet
+from concert_core.use_cases.expire_lapsed import ExpireLapsed, ExpiryReport
+from concert_core.use_cases.get_balance import GetBalance
+from concert_core.use_cases.get_reservation import GetReservation
+from concert_core.use_cases.hold_seat import HoldResult, HoldSeat, HoldSeatCommand
+from concert_core.use_cases.issue_token import IssuedToken, IssueToken, IssueTokenCommand
+from concert_core.use_cases.leave_queue import LeaveQueue
+from concert_core.use_cases.list_concerts import ListConcerts
+from concert_core.use_cases.list_dates import ListDates, ListDatesQuery
+from concert_core.use_cases.list_seats import ListSeats, ListSeatsQuery, SeatMap, SeatView
+from concert_core.use_cases.pay import Pay, PayCommand, PaymentReceipt
+from concert_core.use_cases.payment_history import PaymentHistory
+from concert_core.use_cases.queue_status import QueueStatus
+from concert_core.use_cases.release_hold import ReleaseHold
+from concert_core.use_cases.schedule_concert import (
+    ScheduleConcert,
+    ScheduleConcertCommand,
+    tiered_prices,
+)
+
+__all__ = [
+    "Admission",
+    "AdmitWaiting",
+    "Balance",
+    "ChargeCommand",
+    "ChargeWallet",
+    "ExpireLapsed",
+    "ExpiryReport",
+    "GetBalance",
+    "GetReservation",
+    "HoldResult",
+    "HoldSeat",
+    "HoldSeatCommand",
+    "IssueToken",
+    "IssueTokenCommand",
+    "IssuedToken",
+    "LeaveQueue",
+    "ListConcerts",
+    "ListDates",
+    "ListDatesQuery",
+    "ListSeats",
+    "ListSeatsQuery",
+    "Pay",
+    "PayCommand",
+    "PaymentHistory",
+    "PaymentReceipt",
+    "QueueStatus",
+    "QueueView",
+    "ReleaseHold",
+    "ReservationView",
+    "ScheduleConcert",
+    "ScheduleConcertCommand",
+    "SeatMap",
+    "SeatView",
+    "TokenGate",
+    "tiered_prices",
+]

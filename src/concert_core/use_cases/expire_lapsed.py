@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from attrs import frozen
+
+from concert_core.domain import TokenStatus
+from concert_core.ports import Clock, QueueStore, UnitOfWorkFactory
+
+_BATCH = 500
+
+
+@frozen
+class ExpiryReport:
+    tokens_expired: int
+    holds_released: int
+
+
+class ExpireLapsed:
+    """Clean up what time has already ended: lapsed tokens and lapsed holds.
+
+    Correctness never waits for this: a lapsed token or hold is judged EXPIRED or
+    AVAILABLE at once wherever it is read. This pass only tidies storage so the line
+    moves up, the ACTIVE count is exact, and stored states match what readers see.
+
+    Rules:
+    - ACTIVE tokens past their time and WAITING tokens idle past the timeout expire;
+    - the holds of a user whose active token expired are released;
+    - every lapsed hold is marked RELEASED and its seat freed.
+    """
+
+    def __init__(self, queue: QueueStore, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._queue = queue
+        self._uow = uow
+        self._clock = clock
+
+    async def __call__(self) -> ExpiryReport:
+        now = await self._clock.now()
+        async with self._uow() as uow:
+            concerts = await uow.catalogue.list_concerts()
+        tokens = holds = 0
+        for concert in concerts:
+            expired = await self._queue.expire_lapsed(concert.concert_id, now)
+            tokens += len(expired)
+            was_active = [t for t in expired if t.status is TokenStatus.ACTIVE]
+            if was_active:
+                async with self._uow() as uow:
+                    for token in was_active:
+                        holds += await uow.reservations.release_holds_of(
+                            token.user_id, token.concert_id, now
+                        )
+                    await uow.commit()
+        while True:
+            async with self._uow() as uow:
+                released = await uow.reservations.release_lapsed(now, _BATCH)
+                await uow.commit()
+            holds += released
+            if released < _BATCH:
+                return ExpiryReport(tokens, holds)

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from attrs import field, frozen
+
+from concert_core.domain import (
+    ConcertId,
+    ReservationId,
+    SeatKey,
+    SeatNo,
+    TokenNotActiveError,
+    TokenStatus,
+    values,
+)
+from concert_core.policy import Policy
+from concert_core.ports import Clock, HoldRequest, QueueStore, UnitOfWorkFactory
+from concert_core.use_cases._gate import TokenGate
+from concert_core.use_cases._views import ReservationView
+
+
+@frozen
+class HoldSeatCommand:
+    token: str
+    concert_id: ConcertId = field(converter=values.concert_id)
+    date: dt.date = field(converter=values.calendar_date)
+    seat_no: SeatNo = field(converter=values.seat_no)
+
+
+@frozen
+class HoldResult:
+    reservation: ReservationView
+    created: bool
+    """False when the user already held this seat and got that hold back."""
+
+
+class HoldSeat:
+    """Hold a seat for the hold TTL, creating a HELD reservation.
+
+    Rules:
+    - needs an ACTIVE token for this concert;
+    - the seat must be AVAILABLE or held with a lapsed hold (SEAT_UNAVAILABLE), and
+      exist (NOT_FOUND);
+    - the user's own live hold on the seat is returned as it is;
+    - a user holds at most ``max_holds_per_user`` seats per concert (HOLD_LIMIT_REACHED);
+    - the token is extended to at least the hold's expiry, so the holder can pay in
+      time; if the token ended meanwhile, the new hold is given back.
+    Seat state, hold limit and reservation are one atomic storage operation.
+    """
+
+    def __init__(
+        self,
+        gate: TokenGate,
+        queue: QueueStore,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        policy: Policy,
+    ) -> None:
+        self._gate = gate
+        self._queue = queue
+        self._uow = uow
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self, command: HoldSeatCommand) -> HoldResult:
+        now = await self._clock.now()
+        token = await self._gate.require_active(command.token, command.concert_id, now)
+        request = HoldRequest(
+            seat=SeatKey(command.concert_id, command.date, command.seat_no),
+            user_id=token.user_id,
+            reservation_id=ReservationId(uuid.uuid4()),
+            now=now,
+            until=now + self._policy.hold_ttl,
+            max_holds=self._policy.max_holds_per_user,
+        )
+        async with self._uow() as uow:
+            outcome = await uow.seats.hold(request)
+            await uow.commit()
+        reservation = outcome.reservation
+        extended = await self._queue.extend_active(
+            token.concert_id, token.token_id, reservation.held_until, now
+        )
+        if not extended and outcome.created:
+            async with self._uow() as uow:
+                await uow.reservations.release(reservation.reservation_id, token.user_id, now)
+                await uow.commit()
+            raise TokenNotActiveError(
+                "the token expired while the seat was being held",
+                token_status=TokenStatus.EXPIRED,
+                position=None,
+            )
+        return HoldResult(ReservationView.of(reservation, now), outcome.created)

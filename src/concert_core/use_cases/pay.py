@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+
+from attrs import field, frozen
+
+from concert_core.domain import (
+    Money,
+    NotFoundError,
+    Payment,
+    PaymentId,
+    ReservationId,
+    TokenClaims,
+    TokenNotActiveError,
+    ValidationError,
+)
+from concert_core.ports import Clock, IdempotencyStore, JsonValue, QueueStore, UnitOfWorkFactory
+from concert_core.use_cases._gate import TokenGate
+from concert_core.use_cases._idempotency import derived_id, idempotency_key, run_once
+
+MAX_RESERVATIONS_PER_PAYMENT = 50
+
+
+def _reservation_ids(value: object) -> tuple[ReservationId, ...]:
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise ValidationError("reservation_ids must be a list of reservation ids")
+    ids: list[ReservationId] = []
+    for item in value:
+        if isinstance(item, uuid.UUID):
+            ids.append(ReservationId(item))
+            continue
+        try:
+            ids.append(ReservationId(uuid.UUID(item)))
+        except (TypeError, ValueError, AttributeError):
+            raise ValidationError("every reservation id must be a UUID") from None
+    if not 1 <= len(ids) <= MAX_RESERVATIONS_PER_PAYMENT:
+        raise ValidationError(f"a payment covers 1 to {MAX_RESERVATIONS_PER_PAYMENT} reservations")
+    if len(set(ids)) != len(ids):
+        raise ValidationError("reservation_ids must not repeat")
+    return tuple(ids)
+
+
+@frozen
+class PayCommand:
+    token: str
+    reservation_ids: tuple[ReservationId, ...] = field(converter=_reservation_ids)
+    idempotency_key: str | None = None
+
+
+@frozen
+class PaymentReceipt:
+    payment_id: PaymentId
+    reservation_ids: tuple[ReservationId, ...]
+    amount: Money
+    balance: Money
+    """The wallet's balance right after this payment."""
+    paid_at: dt.datetime
+
+    def to_record(self) -> dict[str, JsonValue]:
+        return {
+            "payment_id": str(self.payment_id),
+            "reservation_ids": [str(r) for r in self.reservation_ids],
+            "amount": self.amount,
+            "balance": self.balance,
+            "paid_at": self.paid_at.isoformat(),
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, JsonValue]) -> PaymentReceipt:
+        ids, amount, balance = record["reservation_ids"], record["amount"], record["balance"]
+        if not (isinstance(ids, list) and isinstance(amount, int) and isinstance(balance, int)):
+            raise ValidationError("stored payment receipt is malformed")
+        return cls(
+            payment_id=PaymentId(uuid.UUID(str(record["payment_id"]))),
+            reservation_ids=tuple(ReservationId(uuid.UUID(str(r))) for r in ids),
+            amount=Money(amount),
+            balance=Money(balance),
+            paid_at=dt.datetime.fromisoformat(str(record["paid_at"])),
+        )
+
+
+class Pay:
+    """Pay for one or more held seats from the wallet.
+
+    Rules:
+    - with an idempotency key, a retry gets the first receipt back before anything
+      else is checked (the token is EXPIRED after paying);
+    - needs an ACTIVE token; every reservation must be of the token's concert
+      (TOKEN_NOT_ACTIVE), exist (NOT_FOUND), be the caller's (NOT_OWNER) and be a live
+      hold (HOLD_EXPIRED);
+    - the balance must cover the sum of the seats' prices (INSUFFICIENT_BALANCE);
+    - all or nothing: the debit, its ledger entry, the payment record, the
+      reservations CONFIRMED and the seats SOLD commit together or not at all;
+    - afterwards the token is EXPIRED and the user's other holds in the concert are
+      released.
+    """
+
+    def __init__(
+        self,
+        gate: TokenGate,
+        queue: QueueStore,
+        uow: UnitOfWorkFactory,
+        idempotency: IdempotencyStore,
+        clock: Clock,
+    ) -> None:
+        self._gate = gate
+        self._queue = queue
+        self._uow = uow
+        self._idempotency = idempotency
+        self._clock = clock
+
+    async def __call__(self, command: PayCommand) -> PaymentReceipt:
+        claims = self._gate.claims(command.token)
+        now = await self._clock.now()
+        key = idempotency_key(claims.user_id, "pay", command.idempotency_key)
+        ids: list[JsonValue] = [str(r) for r in sorted(command.reservation_ids)]
+        payload: dict[str, JsonValue] = {"reservation_ids": ids}
+
+        async def pay() -> PaymentReceipt:
+            return await self._pay(command, claims, PaymentId(derived_id(key)), now)
+
+        return await run_once(
+            self._idempotency,
+            key,
+            payload,
+            now,
+            pay,
+            PaymentReceipt.to_record,
+            PaymentReceipt.from_record,
+        )
+
+    async def _pay(
+        self, command: PayCommand, claims: TokenClaims, payment_id: PaymentId, now: dt.datetime
+    ) -> PaymentReceipt:
+        user = claims.user_id
+        async with self._uow() as uow:
+            # A re-run of a keyed request whose first run committed but never stored
+            # its result (the process died): the key-derived id finds that payment.
+            earlier = await uow.payments.get(payment_id)
+            if earlier is not None and earlier.user_id == user:
+                wallet = await uow.wallets.get(user)
+                return PaymentReceipt(
+                    earlier.payment_id,
+                    earlier.reservation_ids,
+                    earlier.amount,
+                    wallet.balance,
+                    earlier.paid_at,
+                )
+        token = await self._gate.require_active(command.token, claims.concert_id, now)
+        async with self._uow() as uow:
+            for reservation_id in command.reservation_ids:
+                reservation = await uow.reservations.get(reservation_id)
+                if reservation is None:
+                    raise NotFoundError(f"reservation {reservation_id} does not exist")
+                reservation.check_owner(user)
+                if reservation.concert_id != token.concert_id:
+                    raise TokenNotActiveError(
+                        f"reservation {reservation_id} is for another concert",
+                        token_status=token.status,
+                        position=None,
+                    )
+            confirmed = await uow.reservations.confirm(user, command.reservation_ids, now)
+            amount = Money(sum(r.price for r in confirmed))
+            wallet = await uow.wallets.debit(user, amount, payment_id, payment_id, now)
+            await uow.payments.add(
+                Payment(payment_id, user, token.concert_id, command.reservation_ids, amount, now)
+            )
+            await uow.commit()
+        await self._queue.expire(token.concert_id, token.token_id, now)
+        async with self._uow() as uow:
+            await uow.reservations.release_holds_of(user, token.concert_id, now)
+            await uow.commit()
+        return PaymentReceipt(payment_id, command.reservation_ids, amount, wallet.balance, now)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from concert_core.domain import Payment, UserId, values
+from concert_core.ports import UnitOfWorkFactory
+
+
+class PaymentHistory:
+    """A user's payments, newest first."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, user_id: UserId | str) -> list[Payment]:
+        user = values.user_id(user_id)
+        async with self._uow() as uow:
+            return await uow.payments.history(user)

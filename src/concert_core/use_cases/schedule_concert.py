@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from attrs import field, frozen
+
+from concert_core.domain import Concert, Money, ValidationError, values
+from concert_core.domain.values import SEATS_PER_DATE
+from concert_core.ports import UnitOfWorkFactory
+
+
+def _title(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise ValidationError("a title or venue is 1 to 200 characters")
+    return value.strip()
+
+
+def _dates(value: object) -> tuple[dt.date, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValidationError("dates must be a list of calendar dates")
+    dates = tuple(sorted({values.calendar_date(d) for d in value}))
+    if not dates:
+        raise ValidationError("a concert needs at least one date")
+    return dates
+
+
+def _prices(value: object) -> tuple[Money, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != SEATS_PER_DATE:
+        raise ValidationError(f"prices lists the {SEATS_PER_DATE} seats' prices")
+    return tuple(values.price(p) for p in value)
+
+
+@frozen
+class ScheduleConcertCommand:
+    title: str = field(converter=_title)
+    venue: str = field(converter=_title)
+    dates: tuple[dt.date, ...] = field(converter=_dates)
+    prices: tuple[Money, ...] = field(converter=_prices)
+    """Seat n costs ``prices[n-1]`` on every date."""
+
+
+class ScheduleConcert:
+    """Add a concert with its performance dates, each with 50 priced seats.
+
+    An operator's use case (seeding, the CLI); fans never reach it.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, command: ScheduleConcertCommand) -> Concert:
+        async with self._uow() as uow:
+            concert = await uow.catalogue.add_concert(command.title, command.venue)
+            for date in command.dates:
+                await uow.catalogue.add_date(concert.concert_id, date, command.prices)
+            await uow.commit()
+        return concert
+
+
+def tiered_prices(base: int) -> tuple[Money, ...]:
+    """Seat prices varying by tier around ``base``, in integer won: the front ten seats
+    cost 150%, the middle twenty 100%, the back twenty 70%, rounded to 100 won."""
+    base_price = values.price(base)
+
+    def tier(n: int) -> Money:
+        percent = 150 if n <= 10 else 100 if n <= 30 else 70
+        rounded = (base_price * percent // 100 + 50) // 100 * 100
+        return Money(min(rounded, values.MAX_PRICE))
+
+    return tuple(tier(n) for n in range(1, SEATS_PER_DATE + 1))
