@@ -24,7 +24,7 @@ format: install
 	$(BIN)/ruff format src tests
 
 test: check
-	$(BIN)/pytest
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest
 
 # The REST API and `concert serve` arrive with the API issue; until then `make run`
 # installs the project and runs the README's library example: a whole fan journey.
