@@ -137,7 +137,8 @@ class ReservationRepository(Protocol):
     async def release_holds_of(
         self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
     ) -> int:
-        """Release every hold the user has in the concert; return how many."""
+        """Release every hold the user has in the concert; return how many were marked
+        RELEASED (holds that had lapsed but were still stored as HELD included)."""
         ...
 
     async def confirm(
@@ -275,9 +276,10 @@ class QueueStore(Protocol):
         ...
 
     async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        """One admission pass: fill free active places with the earliest live WAITING
-        tokens, never exceeding the capacity. Safe to run from many processes at once.
-        Returns the tokens admitted, in sequence order."""
+        """One admission pass: take idle WAITING tokens out of the line, then fill free
+        active places with the earliest WAITING tokens, never exceeding the capacity.
+        Safe to run from many processes at once. Returns the tokens admitted, in
+        sequence order."""
         ...
 
     async def expire_lapsed(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:

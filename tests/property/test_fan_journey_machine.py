@@ -154,7 +154,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.tokens)
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
-        token = data.draw(st.sampled_from(sorted(self.tokens.values())))
+        token = self.tokens[data.draw(st.sampled_from(sorted(self.tokens)))]
         view = self.run(self.service.queue_status(token))
         assert 1 <= view.poll_after_seconds <= self.policy.idle_timeout.total_seconds() / 3
         if view.status is TokenStatus.WAITING:
@@ -168,7 +168,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.tokens)
     @rule(data=st.data())
     def leave(self, data: st.DataObject) -> None:
-        token = data.draw(st.sampled_from(sorted(self.tokens.values())))
+        token = self.tokens[data.draw(st.sampled_from(sorted(self.tokens)))]
         with contextlib.suppress(TokenNotActiveError):
             self.run(self.service.leave_queue(token))
 
@@ -203,7 +203,8 @@ class FanJourneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.db.reservations)
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
-        reservation = data.draw(st.sampled_from(sorted(self.db.reservations.values(), key=str)))
+        # Insertion order, not ids: ids are random, and replays must draw alike.
+        reservation = data.draw(st.sampled_from(list(self.db.reservations.values())))
         token = self.tokens.get((reservation.user_id, reservation.concert_id))
         if token is None:
             return
@@ -238,15 +239,12 @@ class FanJourneyMachine(RuleBasedStateMachine):
     def pay(self, data: st.DataObject, key: str | None) -> None:
         (user, concert) = self._pick_token(data)
         now = self.now()
-        live = sorted(
-            (
-                r.reservation_id
-                for r in self.db.reservations.values()
-                if r.user_id == user and r.concert_id == concert and r.is_live_hold(now)
-            ),
-            key=str,
-        )
-        anything = sorted(self.db.reservations, key=str)
+        live = [
+            r.reservation_id
+            for r in self.db.reservations.values()
+            if r.user_id == user and r.concert_id == concert and r.is_live_hold(now)
+        ]
+        anything = list(self.db.reservations)
         pool = live if live and data.draw(st.integers(0, 4)) else anything
         ids: list[ReservationId] = data.draw(
             st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True)

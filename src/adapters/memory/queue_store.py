@@ -136,36 +136,45 @@ class MemoryQueueStore:
         token.extend_until(until)
         return True
 
+    def _drop_idle(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        """End every WAITING token idle past the timeout; return them as they were."""
+        ended = []
+        for sequence in list(self._line[concert_id]):
+            token = self._tokens[self._by_sequence[sequence]]
+            before = attrs.evolve(token)
+            if self._settle(token, now) is TokenStatus.EXPIRED:
+                ended.append(before)
+        return ended
+
+    def _drop_ended_active(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        ended = []
+        for token_id in list(self._active[concert_id]):
+            token = self._tokens[token_id]
+            before = attrs.evolve(token)
+            if self._settle(token, now) is TokenStatus.EXPIRED:
+                ended.append(before)
+        return ended
+
     async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        self._drop_ended_active(concert_id, now)
+        self._drop_idle(concert_id, now)
         active = self._active[concert_id]
-        for token_id in list(active):
-            self._settle(self._tokens[token_id], now)
         free = self._policy.active_capacity - len(active)
         line = self._line[concert_id]
         admitted: list[QueueToken] = []
-        while free > 0 and line:
-            token = self._tokens[self._by_sequence[line[0]]]
-            if self._settle(token, now) is TokenStatus.EXPIRED:
-                continue  # idle: it lost its place, and _settle took it out of the line
-            del line[0]
-            del self._by_sequence[token.sequence]
+        for sequence in line[: max(free, 0)]:
+            token = self._tokens[self._by_sequence[sequence]]
+            del self._by_sequence[sequence]
             token.admit(now, self._policy.active_ttl)
             active[token.token_id] = None
             admitted.append(attrs.evolve(token))
-            free -= 1
+        del line[: len(admitted)]
         if admitted:
             self._admissions[concert_id].append((now, len(admitted)))
         return admitted
 
     async def expire_lapsed(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        ended: list[QueueToken] = []
-        candidates = [self._tokens[t] for t in self._active[concert_id]]
-        candidates += [self._tokens[self._by_sequence[s]] for s in self._line[concert_id]]
-        for token in candidates:
-            before = attrs.evolve(token)
-            if self._settle(token, now) is TokenStatus.EXPIRED:
-                ended.append(before)
-        return ended
+        return self._drop_ended_active(concert_id, now) + self._drop_idle(concert_id, now)
 
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
         def live(token_id: TokenId) -> bool:

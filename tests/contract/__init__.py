@@ -1,0 +1,1 @@
+"""Contract suites: one per port, written once and run against every adapter."""
