@@ -119,7 +119,10 @@ class Pay:
         payload: dict[str, JsonValue] = {"reservation_ids": ids}
 
         async def pay() -> PaymentReceipt:
-            return await self._pay(command, claims, PaymentId(derived_id(key)), now)
+            payment_id = PaymentId(derived_id(key))
+            if key is not None and (earlier := await self._earlier(payment_id, claims)):
+                return earlier
+            return await self._pay(command, claims, payment_id, now)
 
         return await run_once(
             self._idempotency,
@@ -131,23 +134,28 @@ class Pay:
             PaymentReceipt.from_record,
         )
 
+    async def _earlier(
+        self, payment_id: PaymentId, claims: TokenClaims
+    ) -> PaymentReceipt | None:
+        """The payment a keyed request's first run made, if it committed but died before
+        its result was stored: the key-derived id finds it."""
+        async with self._uow() as uow:
+            earlier = await uow.payments.get(payment_id)
+            if earlier is None or earlier.user_id != claims.user_id:
+                return None
+            wallet = await uow.wallets.get(claims.user_id)
+        return PaymentReceipt(
+            earlier.payment_id,
+            earlier.reservation_ids,
+            earlier.amount,
+            wallet.balance,
+            earlier.paid_at,
+        )
+
     async def _pay(
         self, command: PayCommand, claims: TokenClaims, payment_id: PaymentId, now: dt.datetime
     ) -> PaymentReceipt:
         user = claims.user_id
-        async with self._uow() as uow:
-            # A re-run of a keyed request whose first run committed but never stored
-            # its result (the process died): the key-derived id finds that payment.
-            earlier = await uow.payments.get(payment_id)
-            if earlier is not None and earlier.user_id == user:
-                wallet = await uow.wallets.get(user)
-                return PaymentReceipt(
-                    earlier.payment_id,
-                    earlier.reservation_ids,
-                    earlier.amount,
-                    wallet.balance,
-                    earlier.paid_at,
-                )
         token = await self._gate.require_active(command.token, claims.concert_id, now)
         async with self._uow() as uow:
             for reservation_id in command.reservation_ids:

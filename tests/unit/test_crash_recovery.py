@@ -1,0 +1,106 @@
+"""A keyed request whose first run committed but died before its result was stored.
+
+The key stays claimed until its lease ends; then a retry runs again, and the ids derived
+from the key make storage find the first run's writes instead of repeating them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import pytest
+
+from adapters.clock import ManualClock
+from adapters.memory import (
+    MemoryDatabase,
+    MemoryIdempotencyStore,
+    MemoryQueueStore,
+    MemoryUnitOfWorkFactory,
+)
+from adapters.tokens import JwtTokenCodec
+from concert_core import ConcertService, Policy
+from concert_core.domain import IdempotencyInProgressError
+from concert_core.ports import IdempotencyKey, JsonValue
+from concert_core.use_cases import ChargeCommand, HoldSeatCommand, PayCommand
+from support import DATES, active_token, new_user, schedule
+
+LEASE = dt.timedelta(seconds=10)
+
+
+class DiesBeforeStoringResults(MemoryIdempotencyStore):
+    """The process dies after the request's transaction, before the result is kept."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.dying = True
+
+    async def complete(
+        self, key: IdempotencyKey, result: Mapping[str, JsonValue], now: dt.datetime
+    ) -> None:
+        if self.dying:
+            raise ConnectionError("the process died")
+        await super().complete(key, result, now)
+
+
+@pytest.fixture
+def store(policy: Policy) -> DiesBeforeStoringResults:
+    return DiesBeforeStoringResults(policy)
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy(idempotency_lease=LEASE)
+
+
+@pytest.fixture
+def service(policy: Policy, clock: ManualClock, store: DiesBeforeStoringResults) -> ConcertService:
+    return ConcertService.build(
+        uow=MemoryUnitOfWorkFactory(MemoryDatabase()),
+        queue=MemoryQueueStore(policy),
+        idempotency=store,
+        codec=JwtTokenCodec("crash-secret-" + "c" * 32),
+        clock=clock,
+        policy=policy,
+    )
+
+
+async def test_a_charge_rerun_after_a_crash_does_not_add_the_money_twice(
+    service: ConcertService, clock: ManualClock, store: DiesBeforeStoringResults
+) -> None:
+    user = new_user()
+    command = ChargeCommand(user, 30_000, idempotency_key="top-up")
+    with pytest.raises(ConnectionError):
+        await service.charge_wallet(command)
+    assert (await service.get_balance(user)).balance == 30_000
+
+    with pytest.raises(IdempotencyInProgressError):
+        await service.charge_wallet(command)  # the lease still runs
+
+    store.dying = False
+    clock.advance(LEASE)
+    assert (await service.charge_wallet(command)).balance == 30_000
+    assert (await service.get_balance(user)).balance == 30_000
+    assert (await service.charge_wallet(command)).balance == 30_000  # now a stored replay
+
+
+async def test_a_payment_rerun_after_a_crash_returns_the_first_payment(
+    service: ConcertService, clock: ManualClock, store: DiesBeforeStoringResults
+) -> None:
+    concert = await schedule(service)
+    user = new_user()
+    ticket = await active_token(service, concert.concert_id, user)
+    hold = await service.hold_seat(HoldSeatCommand(ticket.token, concert.concert_id, DATES[0], 40))
+    await service.charge_wallet(ChargeCommand(user, 100_000))
+    command = PayCommand(ticket.token, [hold.reservation.reservation_id], idempotency_key="buy")
+    with pytest.raises(ConnectionError):
+        await service.pay(command)
+
+    store.dying = False
+    clock.advance(LEASE)
+    receipt = await service.pay(command)  # the token is EXPIRED by now, yet this is a retry
+    history = await service.payment_history(user)
+    assert [p.payment_id for p in history] == [receipt.payment_id]
+    assert receipt.amount == hold.reservation.price
+    assert receipt.balance == 100_000 - hold.reservation.price
+    assert (await service.get_balance(user)).balance == receipt.balance
