@@ -6,7 +6,7 @@ from adapters.clock import ManualClock
 from adapters.memory import in_memory_service
 from concert_core import ConcertService, Policy
 from concert_core.domain import Concert
-from support import schedule
+from support import TEST_SECRET, schedule
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def policy() -> Policy:
 
 @pytest.fixture
 def service(policy: Policy, clock: ManualClock) -> ConcertService:
-    return in_memory_service(policy, clock, secret="test-secret-" + "x" * 32)
+    return in_memory_service(policy, clock, secret=TEST_SECRET)
 
 
 @pytest.fixture

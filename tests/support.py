@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
+from types import TracebackType
 
-from concert_core import ConcertService
+from attrs import frozen
+
+from adapters.memory import (
+    MemoryDatabase,
+    MemoryIdempotencyStore,
+    MemoryQueueStore,
+    MemoryUnitOfWork,
+    MemoryUnitOfWorkFactory,
+)
+from adapters.tokens import JwtTokenCodec
+from concert_core import ConcertService, Policy
 from concert_core.domain import Concert, ConcertId, UserId
+from concert_core.ports import Clock, QueueStore
 from concert_core.use_cases import (
+    HoldSeatCommand,
     IssuedToken,
     IssueTokenCommand,
+    ListSeatsQuery,
+    ReservationView,
     ScheduleConcertCommand,
     tiered_prices,
 )
 
 DATES = (dt.date(2026, 12, 24), dt.date(2026, 12, 25))
 BASE_PRICE = 100_000
+TEST_SECRET = "test-secret-" + "x" * 32
+"""The secret the ``service`` fixture signs tokens with."""
 
 
 def new_user() -> UserId:
@@ -37,3 +55,100 @@ async def active_token(
     status = await service.queue_status(ticket.token)
     assert status.status == "ACTIVE", status
     return ticket
+
+
+async def hold(
+    service: ConcertService,
+    token: str,
+    concert_id: ConcertId,
+    seat_no: int,
+    date: dt.date = DATES[0],
+) -> ReservationView:
+    """Hold a seat and return the reservation."""
+    result = await service.hold_seat(HoldSeatCommand(token, concert_id, date, seat_no))
+    return result.reservation
+
+
+async def seat_status(
+    service: ConcertService,
+    token: str,
+    concert_id: ConcertId,
+    seat_no: int,
+    date: dt.date = DATES[0],
+) -> str:
+    """A seat's state as an ACTIVE token of the concert sees it."""
+    seat_map = await service.list_seats(ListSeatsQuery(token, concert_id, date))
+    return next(s.status for s in seat_map.seats if s.seat_no == seat_no)
+
+
+@frozen
+class MemoryKit:
+    """A hand-built in-memory service with its storage in reach of the test."""
+
+    service: ConcertService
+    db: MemoryDatabase
+    uow: MemoryUnitOfWorkFactory
+    """Units of work on ``db`` that bypass the gate (for setting up and inspecting)."""
+    gate: GatedUnitOfWorkFactory
+    """The service's units of work: ``gate.close()`` holds every new one mid-flight."""
+
+
+def build_memory_service(
+    policy: Policy, clock: Clock, *, queue: QueueStore | None = None
+) -> MemoryKit:
+    """Wire a service as ``in_memory_service`` does, keeping the parts in reach.
+
+    ``queue`` replaces the memory queue store (a test double wrapping one, say).
+    """
+    db = MemoryDatabase()
+    factory = MemoryUnitOfWorkFactory(db)
+    gate = GatedUnitOfWorkFactory(factory)
+    service = ConcertService.build(
+        uow=gate,
+        queue=queue or MemoryQueueStore(policy),
+        idempotency=MemoryIdempotencyStore(policy),
+        codec=JwtTokenCodec(TEST_SECRET),
+        clock=clock,
+        policy=policy,
+    )
+    return MemoryKit(service, db, factory, gate)
+
+
+class _GatedUnitOfWork:
+    def __init__(self, inner: MemoryUnitOfWork, gate: GatedUnitOfWorkFactory) -> None:
+        self._inner = inner
+        self._gate = gate
+
+    async def __aenter__(self) -> MemoryUnitOfWork:
+        if not self._gate.open.is_set():
+            self._gate.blocked.set()
+            await self._gate.open.wait()
+        return await self._inner.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+
+class GatedUnitOfWorkFactory:
+    """Units of work that wait while the gate is closed: a request held mid-flight.
+
+    ``blocked`` is set once a unit of work is waiting at the closed gate.
+    """
+
+    def __init__(self, inner: MemoryUnitOfWorkFactory) -> None:
+        self._inner = inner
+        self.open = asyncio.Event()
+        self.open.set()
+        self.blocked = asyncio.Event()
+
+    def close(self) -> None:
+        self.open.clear()
+        self.blocked.clear()
+
+    def __call__(self) -> _GatedUnitOfWork:
+        return _GatedUnitOfWork(self._inner(), self)

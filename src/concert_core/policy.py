@@ -14,6 +14,13 @@ def _positive_duration(_: object, attribute: object, value: dt.timedelta) -> Non
         raise ValueError(f"{getattr(attribute, 'name', 'duration')} must be a positive duration")
 
 
+def _idle_timeout(instance: object, attribute: object, value: dt.timedelta) -> None:
+    _positive_duration(instance, attribute, value)
+    if value < dt.timedelta(seconds=3):
+        # The polling hint is at least 1 s and never more than a third of this.
+        raise ValueError("idle_timeout must be at least 3 seconds")
+
+
 def _seconds(n: float) -> dt.timedelta:
     return dt.timedelta(seconds=n)
 
@@ -25,7 +32,7 @@ class Policy:
     admission_interval: dt.timedelta = field(default=_seconds(1), validator=_positive_duration)
     active_ttl: dt.timedelta = field(default=_seconds(600), validator=_positive_duration)
     hold_ttl: dt.timedelta = field(default=_seconds(300), validator=_positive_duration)
-    idle_timeout: dt.timedelta = field(default=_seconds(300), validator=_positive_duration)
+    idle_timeout: dt.timedelta = field(default=_seconds(300), validator=_idle_timeout)
     max_holds_per_user: int = field(default=4, validator=_positive_int)
     idempotency_retention: dt.timedelta = field(
         default=dt.timedelta(hours=24), validator=_positive_duration

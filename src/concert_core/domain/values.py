@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import NewType
 from uuid import UUID
 
@@ -17,6 +18,7 @@ SeatNo = NewType("SeatNo", int)
 Money = NewType("Money", int)
 """An integer number of won. Never a float."""
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SEATS_PER_DATE = 50
 MIN_CHARGE = 1
 MAX_CHARGE = 10_000_000
@@ -63,7 +65,8 @@ def calendar_date(value: object) -> dt.date:
         raise ValidationError("date must be a calendar date, not a timestamp")
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and len(value) == 10:
+    # fromisoformat alone also takes week dates ("2026-W52-4"); only YYYY-MM-DD is a date.
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
