@@ -134,9 +134,7 @@ class Pay:
             PaymentReceipt.from_record,
         )
 
-    async def _earlier(
-        self, payment_id: PaymentId, claims: TokenClaims
-    ) -> PaymentReceipt | None:
+    async def _earlier(self, payment_id: PaymentId, claims: TokenClaims) -> PaymentReceipt | None:
         """The payment a keyed request's first run made, if it committed but died before
         its result was stored: the key-derived id finds it."""
         async with self._uow() as uow:
