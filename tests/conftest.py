@@ -3,10 +3,9 @@ from __future__ import annotations
 import pytest
 
 from adapters.clock import ManualClock
-from adapters.memory import in_memory_service
 from concert_core import ConcertService, Policy
 from concert_core.domain import Concert
-from support import TEST_SECRET, schedule
+from support import MemoryKit, build_memory_service, schedule
 
 
 @pytest.fixture
@@ -20,8 +19,14 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-def service(policy: Policy, clock: ManualClock) -> ConcertService:
-    return in_memory_service(policy, clock, secret=TEST_SECRET)
+def kit(policy: Policy, clock: ManualClock) -> MemoryKit:
+    """An in-memory service with its storage in reach of the test."""
+    return build_memory_service(policy, clock)
+
+
+@pytest.fixture
+def service(kit: MemoryKit) -> ConcertService:
+    return kit.service
 
 
 @pytest.fixture

@@ -32,21 +32,11 @@ from concert_core.use_cases import (
     PayCommand,
     tiered_prices,
 )
-from support import DATES, MemoryKit, active_token, build_memory_service, hold, new_user, schedule
+from support import DATES, MemoryKit, active_token, hold, new_user, schedule
 
 PRICES = tiered_prices(100_000)
 FRONT, MIDDLE, BACK = 1, 11, 31
 """Seats of each price tier: 150,000, 100,000 and 70,000 won."""
-
-
-@pytest.fixture
-def kit(policy: Policy, clock: ManualClock) -> MemoryKit:
-    return build_memory_service(policy, clock)
-
-
-@pytest.fixture
-def service(kit: MemoryKit) -> ConcertService:
-    return kit.service
 
 
 async def buyer(service: ConcertService, concert: Concert, balance: int = 0) -> IssuedToken:

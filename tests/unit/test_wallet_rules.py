@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from adapters.clock import ManualClock
-from concert_core import ConcertService, Policy
+from concert_core import ConcertService
 from concert_core.domain import (
     EntryKind,
     IdempotencyInProgressError,
@@ -21,17 +21,7 @@ from concert_core.domain import (
 )
 from concert_core.domain.values import MAX_BALANCE
 from concert_core.use_cases import Balance, ChargeCommand
-from support import MemoryKit, build_memory_service, new_user
-
-
-@pytest.fixture
-def kit(policy: Policy, clock: ManualClock) -> MemoryKit:
-    return build_memory_service(policy, clock)
-
-
-@pytest.fixture
-def service(kit: MemoryKit) -> ConcertService:
-    return kit.service
+from support import MemoryKit, new_user
 
 
 async def seed_balance(kit: MemoryKit, clock: ManualClock, user: UserId, amount: int) -> None:
