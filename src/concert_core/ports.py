@@ -84,6 +84,8 @@ class CatalogueRepository(Protocol):
 class HoldRequest:
     seat: SeatKey
     user_id: UserId
+    token_id: TokenId
+    """The ACTIVE queue token the hold is made under."""
     reservation_id: ReservationId
     """The id the new reservation gets if this request creates one."""
     now: dt.datetime
@@ -134,11 +136,12 @@ class ReservationRepository(Protocol):
         """
         ...
 
-    async def release_holds_of(
-        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
-    ) -> int:
-        """Release every hold the user has in the concert; return how many were marked
-        RELEASED (holds that had lapsed but were still stored as HELD included)."""
+    async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
+        """Release every hold made under the token (it ended); return how many were
+        marked RELEASED (holds that had lapsed but were still stored as HELD included).
+
+        Holds made under the user's later tokens are left alone.
+        """
         ...
 
     async def confirm(
@@ -272,7 +275,12 @@ class QueueStore(Protocol):
     async def extend_active(
         self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
     ) -> bool:
-        """Keep a token that is ACTIVE at ``now`` alive until at least ``until``."""
+        """Keep a token that is ACTIVE at ``now`` alive until at least ``until``.
+
+        A token that any operation has already judged lapsed is ended in storage by that
+        operation (it stopped counting against the capacity), so no later call, even
+        one carrying an earlier ``now``, can bring it back.
+        """
         ...
 
     async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
@@ -306,10 +314,15 @@ class IdempotencyKey:
 
 
 class IdempotencyStore(Protocol):
-    """First results of charges and payments, kept for the policy's retention time."""
+    """First results of charges and payments, kept for the policy's retention time.
+
+    A claim is named by the ``claim_id`` its ``begin`` was given: ``complete`` and
+    ``abandon`` act only while that claim still holds the key, so a run that outlived
+    its lease cannot touch the claim of the retry that took over.
+    """
 
     async def begin(
-        self, key: IdempotencyKey, fingerprint: str, now: dt.datetime
+        self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
     ) -> Mapping[str, JsonValue] | None:
         """Claim the key, or return the stored first result.
 
@@ -320,9 +333,15 @@ class IdempotencyStore(Protocol):
         ...
 
     async def complete(
-        self, key: IdempotencyKey, result: Mapping[str, JsonValue], now: dt.datetime
-    ) -> None: ...
+        self,
+        key: IdempotencyKey,
+        claim_id: UUID,
+        result: Mapping[str, JsonValue],
+        now: dt.datetime,
+    ) -> None:
+        """Keep ``result`` as the key's first result, if ``claim_id`` holds the key."""
+        ...
 
-    async def abandon(self, key: IdempotencyKey) -> None:
+    async def abandon(self, key: IdempotencyKey, claim_id: UUID) -> None:
         """Give the claim up (the request failed and changed nothing)."""
         ...

@@ -94,10 +94,12 @@ def hold_request(
     until: dt.datetime | None = None,
     reservation_id: ReservationId | None = None,
     max_holds: int | None = None,
+    token_id: TokenId | None = None,
 ) -> HoldRequest:
     return HoldRequest(
         seat=key,
         user_id=user,
+        token_id=token_id or new_token_id(),
         reservation_id=reservation_id or new_reservation_id(),
         now=now,
         until=until or now + backend.policy.hold_ttl,
@@ -114,10 +116,18 @@ async def hold(
     until: dt.datetime | None = None,
     reservation_id: ReservationId | None = None,
     max_holds: int | None = None,
+    token_id: TokenId | None = None,
 ) -> HoldOutcome:
     """Hold a seat in a unit of work of its own, committed if the hold succeeds."""
     request = hold_request(
-        backend, key, user, now, until=until, reservation_id=reservation_id, max_holds=max_holds
+        backend,
+        key,
+        user,
+        now,
+        until=until,
+        reservation_id=reservation_id,
+        max_holds=max_holds,
+        token_id=token_id,
     )
     async with backend.uow() as uow:
         outcome = await uow.seats.hold(request)

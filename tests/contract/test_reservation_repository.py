@@ -20,6 +20,7 @@ from contract.helpers import (
     hold,
     new_concert,
     new_reservation_id,
+    new_token_id,
     new_user,
     seat,
     seat_state,
@@ -109,28 +110,40 @@ async def test_releasing_someone_elses_or_an_unknown_reservation_is_refused(
     assert (await seat_state(backend, key)).is_held_by(owner, at(1))
 
 
-async def test_release_holds_of_frees_only_that_users_holds_in_that_concert(
+async def test_releasing_a_tokens_holds_frees_only_the_holds_made_under_it(
     backend: Backend,
 ) -> None:
-    concert_id, other_concert = await new_concert(backend), await new_concert(backend)
+    concert_id = await new_concert(backend)
     user, someone = new_user(), new_user()
-    mine = [(await hold(backend, seat(concert_id, date, 1), user)).reservation for date in (D1, D2)]
-    paid = (await hold(backend, seat(other_concert, D1, 1), user)).reservation
-    elsewhere = (await hold(backend, seat(other_concert, D1, 2), user)).reservation
+    ended, later = new_token_id(), new_token_id()
+    mine = [
+        (
+            await hold(backend, seat(concert_id, date, 1), user, token_id=ended, max_holds=9)
+        ).reservation
+        for date in (D1, D2)
+    ]
+    paid = (
+        await hold(backend, seat(concert_id, D2, 3), user, token_id=ended, max_holds=9)
+    ).reservation
+    next_turn = (
+        await hold(backend, seat(concert_id, D2, 4), user, token_id=later, max_holds=9)
+    ).reservation
     theirs = (await hold(backend, seat(concert_id, D1, 2), someone)).reservation
     async with backend.uow() as uow:
         await uow.reservations.confirm(user, [paid.reservation_id], at(1))
-        assert await uow.reservations.release_holds_of(user, concert_id, at(2)) == 2
+        assert await uow.reservations.release_holds_of_token(ended, at(2)) == 2
         await uow.commit()
 
     async with backend.uow() as uow:
         for reservation in mine:
             stored = await uow.reservations.get(reservation.reservation_id)
             assert stored is not None and stored.status is ReservationStatus.RELEASED
-        for reservation in (elsewhere, theirs):
+        for reservation in (next_turn, theirs):
             stored = await uow.reservations.get(reservation.reservation_id)
             assert stored is not None and stored.status_at(at(2)) is ReservationStatus.HELD
-        assert await uow.reservations.release_holds_of(user, concert_id, at(3)) == 0
+        stored_paid = await uow.reservations.get(paid.reservation_id)
+        assert stored_paid is not None and stored_paid.status is ReservationStatus.CONFIRMED
+        assert await uow.reservations.release_holds_of_token(ended, at(3)) == 0
     assert (await seat_state(backend, seat(concert_id, D1, 1))).status is SeatStatus.AVAILABLE
     assert (await seat_state(backend, seat(concert_id, D1, 2))).is_held_by(someone, at(2))
 

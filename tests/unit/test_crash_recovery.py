@@ -7,6 +7,7 @@ from the key make storage find the first run's writes instead of repeating them.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping
 
 import pytest
@@ -36,11 +37,15 @@ class DiesBeforeStoringResults(MemoryIdempotencyStore):
         self.dying = True
 
     async def complete(
-        self, key: IdempotencyKey, result: Mapping[str, JsonValue], now: dt.datetime
+        self,
+        key: IdempotencyKey,
+        claim_id: uuid.UUID,
+        result: Mapping[str, JsonValue],
+        now: dt.datetime,
     ) -> None:
         if self.dying:
             raise ConnectionError("the process died")
-        await super().complete(key, result, now)
+        await super().complete(key, claim_id, result, now)
 
 
 @pytest.fixture

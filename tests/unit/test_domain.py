@@ -136,7 +136,7 @@ def test_a_date_has_exactly_fifty_seats_priced_in_order() -> None:
 
 
 def held(owner: UserId) -> Reservation:
-    return Reservation.hold(rid(), owner, KEY, Money(100_000), T0, T0 + TTL)
+    return Reservation.hold(rid(), owner, KEY, Money(100_000), T0, T0 + TTL, TokenId(uuid.uuid4()))
 
 
 def test_a_reservation_is_held_until_its_time_then_reads_released() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Mapping
+from uuid import UUID
 
 from attrs import define
 
@@ -16,6 +17,7 @@ from concert_core.ports import IdempotencyKey, JsonValue
 @define
 class _Claim:
     fingerprint: str
+    claim_id: UUID
     started_at: dt.datetime
     result: dict[str, JsonValue] | None = None
 
@@ -39,7 +41,7 @@ class MemoryIdempotencyStore:
             del self._claims[key]
 
     async def begin(
-        self, key: IdempotencyKey, fingerprint: str, now: dt.datetime
+        self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
     ) -> Mapping[str, JsonValue] | None:
         self._forget_old(now)
         claim = self._claims.get(key)
@@ -55,17 +57,25 @@ class MemoryIdempotencyStore:
                     "a request with this Idempotency-Key is still running"
                 )
             del self._claims[key]  # the first run died; this one takes over
-        self._claims[key] = _Claim(fingerprint, now)
+        self._claims[key] = _Claim(fingerprint, claim_id, now)
         return None
 
-    async def complete(
-        self, key: IdempotencyKey, result: Mapping[str, JsonValue], now: dt.datetime
-    ) -> None:
+    def _held_by(self, key: IdempotencyKey, claim_id: UUID) -> _Claim | None:
         claim = self._claims.get(key)
-        if claim is not None:
+        if claim is None or claim.claim_id != claim_id or claim.result is not None:
+            return None
+        return claim
+
+    async def complete(
+        self,
+        key: IdempotencyKey,
+        claim_id: UUID,
+        result: Mapping[str, JsonValue],
+        now: dt.datetime,
+    ) -> None:
+        if claim := self._held_by(key, claim_id):
             claim.result = copy.deepcopy(dict(result))
 
-    async def abandon(self, key: IdempotencyKey) -> None:
-        claim = self._claims.get(key)
-        if claim is not None and claim.result is None:
+    async def abandon(self, key: IdempotencyKey, claim_id: UUID) -> None:
+        if self._held_by(key, claim_id):
             del self._claims[key]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import collections
 import datetime as dt
+import heapq
 
 import attrs
 
@@ -24,6 +25,9 @@ from concert_core.policy import Policy
 class MemoryQueueStore:
     """Tokens, the waiting line (sequence numbers, ascending) and the active set.
 
+    Idle deadlines sit in a heap per concert (one entry per sighting; stale ones are
+    skipped when popped), so a pass finds idle tokens without scanning the line.
+
     No method awaits, so each is one atomic step for every coroutine of the process.
     Stored objects are never handed out: callers get copies.
     """
@@ -36,6 +40,9 @@ class MemoryQueueStore:
         self._line: dict[ConcertId, list[int]] = collections.defaultdict(list)
         self._by_sequence: dict[int, TokenId] = {}
         self._active: dict[ConcertId, dict[TokenId, None]] = collections.defaultdict(dict)
+        self._idle_deadlines: dict[ConcertId, list[tuple[dt.datetime, int]]] = (
+            collections.defaultdict(list)
+        )
         self._admissions: dict[ConcertId, collections.deque[tuple[dt.datetime, int]]] = (
             collections.defaultdict(collections.deque)
         )
@@ -70,6 +77,12 @@ class MemoryQueueStore:
             self._end(token)
         return status
 
+    def _see(self, token: QueueToken, now: dt.datetime) -> None:
+        """Record a sighting of a WAITING token: its idle deadline moves on."""
+        token.see(now)
+        deadline = token.last_seen_at + self._policy.idle_timeout
+        heapq.heappush(self._idle_deadlines[token.concert_id], (deadline, token.sequence))
+
     def _place(self, token: QueueToken, status: TokenStatus) -> QueuePlace:
         position = None
         if status is TokenStatus.WAITING:
@@ -86,7 +99,8 @@ class MemoryQueueStore:
             existing = self._tokens[existing_id]
             status = self._settle(existing, now)
             if status is not TokenStatus.EXPIRED:
-                existing.see(now)
+                if status is TokenStatus.WAITING:
+                    self._see(existing, now)
                 return IssueOutcome(self._place(existing, status), created=False)
         if token_id in self._tokens:
             raise ValueError(f"token id {token_id} is taken")
@@ -96,6 +110,7 @@ class MemoryQueueStore:
         self._live[(user_id, concert_id)] = token_id
         self._line[concert_id].append(token.sequence)  # sequences only grow: stays sorted
         self._by_sequence[token.sequence] = token_id
+        self._see(token, now)
         return IssueOutcome(self._place(token, TokenStatus.WAITING), created=True)
 
     async def look(
@@ -114,7 +129,7 @@ class MemoryQueueStore:
             return None
         status = self._settle(token, now)
         if status is TokenStatus.WAITING:
-            token.see(now)
+            self._see(token, now)
         return self._place(token, status)
 
     async def expire(
@@ -139,8 +154,13 @@ class MemoryQueueStore:
     def _drop_idle(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
         """End every WAITING token idle past the timeout; return them as they were."""
         ended = []
-        for sequence in list(self._line[concert_id]):
-            token = self._tokens[self._by_sequence[sequence]]
+        deadlines = self._idle_deadlines[concert_id]
+        while deadlines and deadlines[0][0] <= now:
+            _, sequence = heapq.heappop(deadlines)
+            token_id = self._by_sequence.get(sequence)
+            if token_id is None:
+                continue  # admitted or ended since
+            token = self._tokens[token_id]
             before = attrs.evolve(token)
             if self._settle(token, now) is TokenStatus.EXPIRED:
                 ended.append(before)

@@ -23,11 +23,11 @@ from concert_core.domain import (
     PaymentId,
     Reservation,
     ReservationId,
-    ReservationStatus,
     Seat,
     SeatKey,
     SeatNo,
     SeatStatus,
+    TokenId,
     UserId,
     ValidationError,
     Wallet,
@@ -133,6 +133,7 @@ class MemorySeatRepository(_Repository):
             seat.price,
             request.now,
             request.until,
+            request.token_id,
         )
         if stored.reservation_id is not None:
             _lapse(db, stored.reservation_id, request.now)
@@ -189,15 +190,13 @@ class MemoryReservationRepository(_Repository):
         self._release(reservation, user_id)
         return attrs.evolve(reservation)
 
-    async def release_holds_of(
-        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
-    ) -> int:
+    async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
         db = self._db
         released = 0
-        for rid in list(db.reservations_by_user.get(user_id, ())):
+        for rid in list(db.held):
             stored = db.reservations[rid]
-            if stored.concert_id == concert_id and stored.status is ReservationStatus.HELD:
-                released += self._release(attrs.evolve(stored), user_id)
+            if stored.token_id == token_id:
+                released += self._release(attrs.evolve(stored), stored.user_id)
         return released
 
     async def confirm(

@@ -9,7 +9,7 @@ from attrs import define
 
 from concert_core.domain.errors import HoldExpiredError, NotOwnerError
 from concert_core.domain.seating import SeatKey
-from concert_core.domain.values import ConcertId, Money, ReservationId, UserId
+from concert_core.domain.values import ConcertId, Money, ReservationId, TokenId, UserId
 
 
 class ReservationStatus(enum.StrEnum):
@@ -27,6 +27,8 @@ class Reservation:
     status: ReservationStatus
     held_until: dt.datetime
     created_at: dt.datetime
+    token_id: TokenId
+    """The queue token the hold was made under: its holds go when it ends."""
 
     @classmethod
     def hold(
@@ -37,8 +39,11 @@ class Reservation:
         price: Money,
         now: dt.datetime,
         until: dt.datetime,
+        token_id: TokenId,
     ) -> Reservation:
-        return cls(reservation_id, user_id, seat, price, ReservationStatus.HELD, until, now)
+        return cls(
+            reservation_id, user_id, seat, price, ReservationStatus.HELD, until, now, token_id
+        )
 
     @property
     def concert_id(self) -> ConcertId:

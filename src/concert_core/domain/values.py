@@ -74,6 +74,25 @@ def calendar_date(value: object) -> dt.date:
     raise ValidationError("date must be a calendar date written YYYY-MM-DD")
 
 
+def reservation_id(value: object) -> ReservationId:
+    """Validate a reservation id: a UUID or its string form."""
+    if isinstance(value, UUID):
+        return ReservationId(value)
+    if isinstance(value, str):
+        try:
+            return ReservationId(UUID(value))
+        except ValueError:
+            pass
+    raise ValidationError("a reservation id must be a UUID")
+
+
+def flag(value: object) -> bool:
+    """Validate a yes/no option: a bool, nothing else (\"false\" is not False)."""
+    if not isinstance(value, bool):
+        raise ValidationError("expected true or false")
+    return value
+
+
 def user_id(value: object) -> UserId:
     """Validate a user id: a UUID or its string form."""
     if isinstance(value, UUID):

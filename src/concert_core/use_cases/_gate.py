@@ -44,6 +44,12 @@ class TokenGate:
     ) -> QueueToken:
         """The token, if it is ACTIVE for ``concert_id``; TokenNotActiveError otherwise."""
         place = await self.place(token, now)
+        self.check_active(place, concert_id)
+        return place.token
+
+    @staticmethod
+    def check_active(place: QueuePlace, concert_id: ConcertId) -> None:
+        """TokenNotActiveError unless the token is ACTIVE for ``concert_id``."""
         if place.status is not TokenStatus.ACTIVE:
             raise TokenNotActiveError(
                 f"the token is {place.status}, not ACTIVE",
@@ -56,4 +62,3 @@ class TokenGate:
                 token_status=place.status,
                 position=None,
             )
-        return place.token

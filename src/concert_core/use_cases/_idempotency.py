@@ -5,69 +5,101 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from concert_core.domain import DomainError, UserId, ValidationError
+from attrs import frozen
+
+from concert_core.domain import DomainError, ServiceUnavailableError, UserId, ValidationError
 from concert_core.ports import IdempotencyKey, IdempotencyStore, JsonValue
 
-MAX_KEY_LENGTH = 255
 R = TypeVar("R")
-_KEY_NAMESPACE = uuid.UUID("6f1c1d0e-9f6e-4d55-9a59-3f0c2b1f7d21")
+MAX_KEY_LENGTH = 255
+_ID_NAMESPACE = uuid.UUID("6f1c1d0e-9f6e-4d55-9a59-3f0c2b1f7d21")
+_log = logging.getLogger(__name__)
 
 
-def idempotency_key(user_id: UserId, operation: str, key: str | None) -> IdempotencyKey | None:
-    """Validate a client's key (1..255 printable ASCII characters) and scope it."""
-    if key is None:
+def key_text(value: object) -> str | None:
+    """Validate a client's key: absent, or 1..255 printable ASCII characters."""
+    if value is None:
         return None
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_KEY_LENGTH
+        or not (value.isascii() and value.isprintable())
+    ):
         raise ValidationError(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
         )
-    return IdempotencyKey(user_id, operation, key)
+    return value
 
 
-def derived_id(key: IdempotencyKey | None) -> uuid.UUID:
-    """An id fixed by the key, so storage rejects a second execution of one request.
+@frozen
+class KeyedRequest:
+    """A request as idempotency sees it: its scoped key (if any) and its body."""
 
-    Without a key, a fresh random id.
-    """
-    if key is None:
-        return uuid.uuid4()
-    return uuid.uuid5(_KEY_NAMESPACE, f"{key.user_id}/{key.operation}/{key.key}")
+    key: IdempotencyKey | None
+    payload: Mapping[str, JsonValue]
 
+    @classmethod
+    def of(
+        cls, user_id: UserId, operation: str, key: str | None, payload: Mapping[str, JsonValue]
+    ) -> KeyedRequest:
+        scoped = None if key is None else IdempotencyKey(user_id, operation, key)
+        return cls(scoped, payload)
 
-def fingerprint(payload: Mapping[str, JsonValue]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    @property
+    def fingerprint(self) -> str:
+        canonical = json.dumps(self.payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def derived_id(self) -> uuid.UUID:
+        """An id fixed by the key and the body, so storage rejects a second execution
+        of one request (and only of that request). Without a key, a fresh random id."""
+        if self.key is None:
+            return uuid.uuid4()
+        k = self.key
+        return uuid.uuid5(_ID_NAMESPACE, f"{k.user_id}/{k.operation}/{k.key}/{self.fingerprint}")
 
 
 async def run_once(
     store: IdempotencyStore,
-    key: IdempotencyKey | None,
-    payload: Mapping[str, JsonValue],
+    request: KeyedRequest,
     now: dt.datetime,
     run: Callable[[], Awaitable[R]],
     dump: Callable[[R], Mapping[str, JsonValue]],
     load: Callable[[Mapping[str, JsonValue]], R],
+    after: Callable[[R], Awaitable[None]] | None = None,
 ) -> R:
-    """Run ``run`` unless ``key`` has a first result already; then return that.
+    """Run ``run`` unless the key has a first result already; then return that.
 
     The key is looked up before ``run`` checks anything else. A domain error means
-    nothing changed, so the key is given up and a retry runs afresh. Any other failure
-    leaves the key claimed until its lease ends: the outcome is unknown, and ids derived
-    from the key make a later re-run find the first execution's writes in storage.
+    nothing changed, so the key is given up and a retry runs afresh; an outage (or any
+    other failure) leaves the outcome unknown, so the key stays claimed until its lease
+    ends, and ids derived from key and body let a later re-run find the first run's
+    writes in storage. ``after`` runs once the result is kept: follow-up effects that
+    time would also bring about, so their failure is logged, not raised.
     """
-    if key is None:
-        return await run()
-    stored = await store.begin(key, fingerprint(payload), now)
-    if stored is not None:
-        return load(stored)
-    try:
+    if request.key is None:
         result = await run()
-    except DomainError:
-        await store.abandon(key)
-        raise
-    await store.complete(key, dump(result), now)
+    else:
+        claim = uuid.uuid4()
+        stored = await store.begin(request.key, request.fingerprint, claim, now)
+        if stored is not None:
+            return load(stored)
+        try:
+            result = await run()
+        except ServiceUnavailableError:
+            raise
+        except DomainError:
+            await store.abandon(request.key, claim)
+            raise
+        await store.complete(request.key, claim, dump(result), now)
+    if after is not None:
+        try:
+            await after(result)
+        except Exception:
+            _log.warning("a follow-up effect failed; time will bring it about", exc_info=True)
     return result

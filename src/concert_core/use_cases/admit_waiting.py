@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from concert_core.domain import ConcertId, NotFoundError
+from concert_core.domain import ConcertId, NotFoundError, values
 from concert_core.ports import Clock, QueueStore, UnitOfWorkFactory
 
 
@@ -28,14 +28,14 @@ class AdmitWaiting:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, concert_id: ConcertId | None = None) -> list[Admission]:
+    async def __call__(self, concert_id: ConcertId | int | None = None) -> list[Admission]:
         async with self._uow() as uow:
             if concert_id is None:
                 concert_ids = [c.concert_id for c in await uow.catalogue.list_concerts()]
-            elif await uow.catalogue.get_concert(concert_id) is None:
-                raise NotFoundError(f"concert {concert_id} does not exist")
+            elif await uow.catalogue.get_concert(cid := values.concert_id(concert_id)) is None:
+                raise NotFoundError(f"concert {cid} does not exist")
             else:
-                concert_ids = [concert_id]
+                concert_ids = [cid]
         report = []
         for cid in concert_ids:
             admitted = await self._queue.admit(cid, await self._clock.now())

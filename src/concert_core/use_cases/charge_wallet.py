@@ -6,14 +6,14 @@ from attrs import field, frozen
 
 from concert_core.domain import Money, UserId, ValidationError, values
 from concert_core.ports import Clock, IdempotencyStore, JsonValue, UnitOfWorkFactory
-from concert_core.use_cases._idempotency import derived_id, idempotency_key, run_once
+from concert_core.use_cases._idempotency import KeyedRequest, key_text, run_once
 
 
 @frozen
 class ChargeCommand:
     user_id: UserId = field(converter=values.user_id)
     amount: Money = field(converter=values.charge_amount)
-    idempotency_key: str | None = None
+    idempotency_key: str | None = field(default=None, converter=key_text)
 
 
 @frozen
@@ -51,20 +51,21 @@ class ChargeWallet:
 
     async def __call__(self, command: ChargeCommand) -> Balance:
         now = await self._clock.now()
-        key = idempotency_key(command.user_id, "charge", command.idempotency_key)
+        request = KeyedRequest.of(
+            command.user_id, "charge", command.idempotency_key, {"amount": command.amount}
+        )
 
         async def charge() -> Balance:
             async with self._uow() as uow:
                 wallet = await uow.wallets.charge(
-                    command.user_id, command.amount, derived_id(key), now
+                    command.user_id, command.amount, request.derived_id(), now
                 )
                 await uow.commit()
             return Balance(wallet.user_id, wallet.balance)
 
         return await run_once(
             self._idempotency,
-            key,
-            {"amount": command.amount},
+            request,
             now,
             charge,
             Balance.to_record,

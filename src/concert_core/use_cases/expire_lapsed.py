@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from concert_core.domain import TokenStatus
 from concert_core.ports import Clock, QueueStore, UnitOfWorkFactory
 
 _BATCH = 500
@@ -23,8 +22,9 @@ class ExpireLapsed:
 
     Rules:
     - ACTIVE tokens past their time and WAITING tokens idle past the timeout expire;
-    - the holds of a user whose active token expired are released;
-    - every lapsed hold is marked RELEASED and its seat freed.
+    - every lapsed hold is marked RELEASED and its seat freed. (A token's holds never
+      outlive it: holding extends the token to at least the hold's expiry, so when an
+      active token runs out, its holds have lapsed already.)
     """
 
     def __init__(self, queue: QueueStore, uow: UnitOfWorkFactory, clock: Clock) -> None:
@@ -36,18 +36,10 @@ class ExpireLapsed:
         now = await self._clock.now()
         async with self._uow() as uow:
             concerts = await uow.catalogue.list_concerts()
-        tokens = holds = 0
+        tokens = 0
         for concert in concerts:
-            expired = await self._queue.expire_lapsed(concert.concert_id, now)
-            tokens += len(expired)
-            was_active = [t for t in expired if t.status is TokenStatus.ACTIVE]
-            if was_active:
-                async with self._uow() as uow:
-                    for token in was_active:
-                        holds += await uow.reservations.release_holds_of(
-                            token.user_id, token.concert_id, now
-                        )
-                    await uow.commit()
+            tokens += len(await self._queue.expire_lapsed(concert.concert_id, now))
+        holds = 0
         while True:
             async with self._uow() as uow:
                 released = await uow.reservations.release_lapsed(now, _BATCH)

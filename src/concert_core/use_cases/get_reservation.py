@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from concert_core.domain import NotFoundError, ReservationId
+from concert_core.domain import NotFoundError, ReservationId, values
 from concert_core.ports import Clock, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._views import ReservationView
@@ -21,12 +21,13 @@ class GetReservation:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, token: str, reservation_id: ReservationId) -> ReservationView:
+    async def __call__(self, token: str, reservation_id: ReservationId | str) -> ReservationView:
+        rid = values.reservation_id(reservation_id)
         now = await self._clock.now()
         place = await self._gate.place(token, now)
         async with self._uow() as uow:
-            reservation = await uow.reservations.get(reservation_id)
+            reservation = await uow.reservations.get(rid)
         if reservation is None:
-            raise NotFoundError(f"reservation {reservation_id} does not exist")
+            raise NotFoundError(f"reservation {rid} does not exist")
         reservation.check_owner(place.token.user_id)
         return ReservationView.of(reservation, now)

@@ -69,6 +69,7 @@ class HoldSeat:
         request = HoldRequest(
             seat=SeatKey(command.concert_id, command.date, command.seat_no),
             user_id=token.user_id,
+            token_id=token.token_id,
             reservation_id=ReservationId(uuid.uuid4()),
             now=now,
             until=now + self._policy.hold_ttl,
@@ -78,12 +79,14 @@ class HoldSeat:
             outcome = await uow.seats.hold(request)
             await uow.commit()
         reservation = outcome.reservation
+        # Judged at this instant, not at the start: the token may have lapsed meanwhile.
+        later = await self._clock.now()
         extended = await self._queue.extend_active(
-            token.concert_id, token.token_id, reservation.held_until, now
+            token.concert_id, token.token_id, reservation.held_until, later
         )
         if not extended and outcome.created:
             async with self._uow() as uow:
-                await uow.reservations.release(reservation.reservation_id, token.user_id, now)
+                await uow.reservations.release(reservation.reservation_id, token.user_id, later)
                 await uow.commit()
             raise TokenNotActiveError(
                 "the token expired while the seat was being held",

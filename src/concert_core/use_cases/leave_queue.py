@@ -11,7 +11,7 @@ class LeaveQueue:
     Rules:
     - only a live (WAITING or ACTIVE) token can leave; an EXPIRED one is TOKEN_NOT_ACTIVE;
     - the token becomes EXPIRED, freeing its place for the next in line;
-    - the user's unpaid holds in the concert are released.
+    - the unpaid holds made under the token are released.
     """
 
     def __init__(
@@ -31,5 +31,5 @@ class LeaveQueue:
                 "the token has already expired", token_status=TokenStatus.EXPIRED, position=None
             )
         async with self._uow() as uow:
-            await uow.reservations.release_holds_of(ended.user_id, ended.concert_id, now)
+            await uow.reservations.release_holds_of_token(ended.token_id, now)
             await uow.commit()

@@ -21,7 +21,7 @@ class ListSeatsQuery:
     token: str
     concert_id: ConcertId = field(converter=values.concert_id)
     date: dt.date = field(converter=values.calendar_date)
-    only_available: bool = False
+    only_available: bool = field(default=False, converter=values.flag)
 
 
 @frozen

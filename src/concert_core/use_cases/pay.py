@@ -18,7 +18,7 @@ from concert_core.domain import (
 )
 from concert_core.ports import Clock, IdempotencyStore, JsonValue, QueueStore, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
-from concert_core.use_cases._idempotency import derived_id, idempotency_key, run_once
+from concert_core.use_cases._idempotency import KeyedRequest, key_text, run_once
 
 MAX_RESERVATIONS_PER_PAYMENT = 50
 
@@ -46,7 +46,7 @@ def _reservation_ids(value: object) -> tuple[ReservationId, ...]:
 class PayCommand:
     token: str
     reservation_ids: tuple[ReservationId, ...] = field(converter=_reservation_ids)
-    idempotency_key: str | None = None
+    idempotency_key: str | None = field(default=None, converter=key_text)
 
 
 @frozen
@@ -93,8 +93,8 @@ class Pay:
     - the balance must cover the sum of the seats' prices (INSUFFICIENT_BALANCE);
     - all or nothing: the debit, its ledger entry, the payment record, the
       reservations CONFIRMED and the seats SOLD commit together or not at all;
-    - afterwards the token is EXPIRED and the user's other holds in the concert are
-      released.
+    - afterwards the token is EXPIRED and the other holds made under it are released
+      (after the result is kept: a failure there never loses the receipt).
     """
 
     def __init__(
@@ -114,24 +114,34 @@ class Pay:
     async def __call__(self, command: PayCommand) -> PaymentReceipt:
         claims = self._gate.claims(command.token)
         now = await self._clock.now()
-        key = idempotency_key(claims.user_id, "pay", command.idempotency_key)
         ids: list[JsonValue] = [str(r) for r in sorted(command.reservation_ids)]
-        payload: dict[str, JsonValue] = {"reservation_ids": ids}
+        request = KeyedRequest.of(
+            claims.user_id, "pay", command.idempotency_key, {"reservation_ids": ids}
+        )
 
         async def pay() -> PaymentReceipt:
-            payment_id = PaymentId(derived_id(key))
-            if key is not None and (earlier := await self._earlier(payment_id, claims)):
+            payment_id = PaymentId(request.derived_id())
+            if request.key is not None and (earlier := await self._earlier(payment_id, claims)):
                 return earlier
             return await self._pay(command, claims, payment_id, now)
 
+        async def end_turn(_: PaymentReceipt) -> None:
+            # The fan's turn is over: the token ends and the holds made under it go.
+            # Kept apart from the payment's transaction (the queue may live elsewhere);
+            # if this fails, the token lapses at its active time and the holds at theirs.
+            await self._queue.expire(claims.concert_id, claims.token_id, now)
+            async with self._uow() as uow:
+                await uow.reservations.release_holds_of_token(claims.token_id, now)
+                await uow.commit()
+
         return await run_once(
             self._idempotency,
-            key,
-            payload,
+            request,
             now,
             pay,
             PaymentReceipt.to_record,
             PaymentReceipt.from_record,
+            after=end_turn,
         )
 
     async def _earlier(self, payment_id: PaymentId, claims: TokenClaims) -> PaymentReceipt | None:
@@ -156,14 +166,16 @@ class Pay:
         user = claims.user_id
         token = await self._gate.require_active(command.token, claims.concert_id, now)
         async with self._uow() as uow:
-            for reservation_id in command.reservation_ids:
-                reservation = await uow.reservations.get(reservation_id)
-                if reservation is None:
-                    raise NotFoundError(f"reservation {reservation_id} does not exist")
+            found = {r: await uow.reservations.get(r) for r in command.reservation_ids}
+            if missing := [str(r) for r, found_one in found.items() if found_one is None]:
+                raise NotFoundError(f"no reservation {', '.join(missing)}")
+            reservations = [r for r in found.values() if r is not None]
+            for reservation in reservations:
                 reservation.check_owner(user)
+            for reservation in reservations:
                 if reservation.concert_id != token.concert_id:
                     raise TokenNotActiveError(
-                        f"reservation {reservation_id} is for another concert",
+                        f"reservation {reservation.reservation_id} is for another concert",
                         token_status=token.status,
                         position=None,
                     )
@@ -173,9 +185,5 @@ class Pay:
             await uow.payments.add(
                 Payment(payment_id, user, token.concert_id, command.reservation_ids, amount, now)
             )
-            await uow.commit()
-        await self._queue.expire(token.concert_id, token.token_id, now)
-        async with self._uow() as uow:
-            await uow.reservations.release_holds_of(user, token.concert_id, now)
             await uow.commit()
         return PaymentReceipt(payment_id, command.reservation_ids, amount, wallet.balance, now)

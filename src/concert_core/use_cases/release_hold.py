@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from concert_core.domain import NotFoundError, ReservationId
+from concert_core.domain import NotFoundError, ReservationId, values
 from concert_core.ports import Clock, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._views import ReservationView
@@ -20,16 +20,18 @@ class ReleaseHold:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, token: str, reservation_id: ReservationId) -> ReservationView:
+    async def __call__(self, token: str, reservation_id: ReservationId | str) -> ReservationView:
+        rid = values.reservation_id(reservation_id)
         now = await self._clock.now()
-        claims = self._gate.claims(token)
+        place = await self._gate.place(token, now)
         async with self._uow() as uow:
-            reservation = await uow.reservations.get(reservation_id)
+            reservation = await uow.reservations.get(rid)
         if reservation is None:
-            raise NotFoundError(f"reservation {reservation_id} does not exist")
-        reservation.check_owner(claims.user_id)
-        await self._gate.require_active(token, reservation.concert_id, now)
+            raise NotFoundError(f"reservation {rid} does not exist")
+        user = place.token.user_id
+        reservation.check_owner(user)
+        self._gate.check_active(place, reservation.concert_id)
         async with self._uow() as uow:
-            released = await uow.reservations.release(reservation_id, claims.user_id, now)
+            released = await uow.reservations.release(rid, user, now)
             await uow.commit()
         return ReservationView.of(released, now)

@@ -17,7 +17,7 @@ def _title(value: object) -> str:
 
 
 def _dates(value: object) -> tuple[dt.date, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise ValidationError("dates must be a list of calendar dates")
     dates = tuple(sorted({values.calendar_date(d) for d in value}))
     if not dates:
@@ -26,7 +26,9 @@ def _dates(value: object) -> tuple[dt.date, ...]:
 
 
 def _prices(value: object) -> tuple[Money, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence) or len(value) != SEATS_PER_DATE:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise ValidationError(f"prices lists the {SEATS_PER_DATE} seats' prices")
+    if len(value) != SEATS_PER_DATE:
         raise ValidationError(f"prices lists the {SEATS_PER_DATE} seats' prices")
     return tuple(values.price(p) for p in value)
 
