@@ -27,6 +27,7 @@ from concert_core.domain import (
     SeatKey,
     SeatNo,
     SeatStatus,
+    SeatUnavailableError,
     TokenId,
     UserId,
     ValidationError,
@@ -210,7 +211,7 @@ class MemoryReservationRepository(_Repository):
             seat = attrs.evolve(db.seats[reservation.seat])
             try:
                 seat.sell(rid, now)
-            except Exception as error:
+            except SeatUnavailableError as error:
                 raise HoldExpiredError(f"the hold on reservation {rid} has lapsed") from error
             confirmed.append((reservation, seat))
         for reservation, seat in confirmed:
