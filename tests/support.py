@@ -19,7 +19,7 @@ from adapters.memory import (
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
 from concert_core.domain import Concert, ConcertId, UserId
-from concert_core.ports import Clock, QueueStore
+from concert_core.ports import Clock, IdempotencyStore, QueueStore
 from concert_core.use_cases import (
     HoldSeatCommand,
     IssuedToken,
@@ -91,27 +91,44 @@ class MemoryKit:
     """Units of work on ``db`` that bypass the gate (for setting up and inspecting)."""
     gate: GatedUnitOfWorkFactory
     """The service's units of work: ``gate.close()`` holds every new one mid-flight."""
+    queue: QueueStore
+    idempotency: IdempotencyStore
+    codec: JwtTokenCodec
 
 
 def build_memory_service(
-    policy: Policy, clock: Clock, *, queue: QueueStore | None = None
+    policy: Policy,
+    clock: Clock,
+    *,
+    queue: QueueStore | None = None,
+    idempotency: IdempotencyStore | None = None,
 ) -> MemoryKit:
     """Wire a service as ``in_memory_service`` does, keeping the parts in reach.
 
-    ``queue`` replaces the memory queue store (a test double wrapping one, say).
+    ``queue`` and ``idempotency`` replace the memory stores (test doubles, say).
     """
     db = MemoryDatabase()
     factory = MemoryUnitOfWorkFactory(db)
     gate = GatedUnitOfWorkFactory(factory)
+    queue = queue or MemoryQueueStore(policy)
+    idempotency = idempotency or MemoryIdempotencyStore(policy)
+    codec = JwtTokenCodec(TEST_SECRET)
     service = ConcertService.build(
-        uow=gate,
-        queue=queue or MemoryQueueStore(policy),
-        idempotency=MemoryIdempotencyStore(policy),
-        codec=JwtTokenCodec(TEST_SECRET),
-        clock=clock,
-        policy=policy,
+        uow=gate, queue=queue, idempotency=idempotency, codec=codec, clock=clock, policy=policy
     )
-    return MemoryKit(service, db, factory, gate)
+    return MemoryKit(service, db, factory, gate, queue, idempotency, codec)
+
+
+def another_instance(kit: MemoryKit, clock: Clock) -> ConcertService:
+    """A second service sharing the kit's storage, bypassing its gate: another process."""
+    return ConcertService.build(
+        uow=kit.uow,
+        queue=kit.queue,
+        idempotency=kit.idempotency,
+        codec=kit.codec,
+        clock=clock,
+        policy=kit.service.policy,
+    )
 
 
 class _GatedUnitOfWork:

@@ -4,6 +4,10 @@ Atomicity lives behind these ports. Each mutating method is one atomic storage
 operation whose conditions are checked by the storage itself at the moment of the
 write (a conditional update, a constraint, a script): a use case never reads, awaits,
 and then writes on the assumption that what it read still holds.
+
+Time: every rule is judged by the ``now`` argument (taken from the one ``Clock`` all
+instances share), never by storage's own clock; no SQL ``now()``, no Lua ``TIME``.
+Expiry of storage keys (TTLs) may only collect garbage, with a margin past the rules.
 """
 
 from __future__ import annotations
@@ -117,8 +121,9 @@ class SeatRepository(Protocol):
 
         Succeeds only if the seat is AVAILABLE or its hold has lapsed, and the user's
         live holds in the concert stay within ``max_holds``; if the user already holds
-        the seat, returns that hold unchanged. Raises NotFoundError (no such seat),
-        SeatUnavailableError or HoldLimitReachedError, changing nothing.
+        the seat, returns that hold, moved to ``request.token_id`` (the turn now holding
+        it). Raises NotFoundError (no such seat), SeatUnavailableError or
+        HoldLimitReachedError, changing nothing.
         """
         ...
 
@@ -167,7 +172,12 @@ class WalletRepository(Protocol):
     async def charge(
         self, user_id: UserId, amount: Money, entry_id: UUID, now: dt.datetime
     ) -> Wallet:
-        """Atomically add to the balance and the ledger; ValidationError past the cap."""
+        """Atomically add to the balance and the ledger; ValidationError past the cap.
+
+        If an entry ``entry_id`` already exists, change nothing and return the wallet as
+        it is now: the entry's insert decides, so concurrent calls with one ``entry_id``
+        add once (the backstop of keyed charges).
+        """
         ...
 
     async def debit(
@@ -180,24 +190,26 @@ class WalletRepository(Protocol):
     ) -> Wallet:
         """Atomically take from the balance (only if it covers the amount) and ledger it.
 
-        Raises InsufficientBalanceError and changes nothing otherwise.
+        Raises InsufficientBalanceError and changes nothing otherwise;
+        IdempotencyInProgressError if an entry ``entry_id`` already exists (the same
+        keyed request is being, or was, carried out by another run).
         """
         ...
 
     async def ledger(self, user_id: UserId) -> list[LedgerEntry]:
-        """The user's entries, oldest first."""
+        """The user's entries in the order storage recorded them (a serial, not ``at``)."""
         ...
 
 
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> None:
-        """Record a payment; its id is unique."""
+        """Record a payment. IdempotencyInProgressError if its id exists already."""
         ...
 
     async def get(self, payment_id: PaymentId) -> Payment | None: ...
 
     async def history(self, user_id: UserId) -> list[Payment]:
-        """The user's payments, newest first."""
+        """The user's payments, the latest recorded first (by a serial, not ``paid_at``)."""
         ...
 
 
@@ -238,10 +250,10 @@ class QueueStore(Protocol):
     """The waiting room's shared state. Every method is one atomic operation.
 
     A store is built with the ``Policy`` whose idle timeout and active TTL it applies.
-    Order comes only from a global issue sequence, never from a clock. A WAITING token
-    idle past the timeout, or an ACTIVE one past ``active_until``, is EXPIRED when
-    looked at; an idle token leaves the line at the latest at the next admission or
-    expiry pass, and is never admitted.
+    Order comes only from an issue sequence shared by all instances, never from a
+    clock. A WAITING token idle past the timeout, or an ACTIVE one past
+    ``active_until``, is EXPIRED when looked at; an idle token leaves the line at the
+    latest at the next admission or expiry pass, and is never admitted.
     """
 
     async def issue(
@@ -249,8 +261,10 @@ class QueueStore(Protocol):
     ) -> IssueOutcome:
         """Return the user's live token for the concert (and see it), or issue one.
 
-        A new token takes the next global sequence number, status WAITING, and the
-        id ``token_id``.
+        A new token is WAITING, has the id ``token_id``, and takes a sequence number
+        greater than that of every token already issued for this concert by any
+        instance (gaps allowed; numbers compare within a concert). It is in the line
+        once the call returns, so no admission can pass it by.
         """
         ...
 
@@ -277,9 +291,9 @@ class QueueStore(Protocol):
     ) -> bool:
         """Keep a token that is ACTIVE at ``now`` alive until at least ``until``.
 
-        A token that any operation has already judged lapsed is ended in storage by that
-        operation (it stopped counting against the capacity), so no later call, even
-        one carrying an earlier ``now``, can bring it back.
+        A token that any mutating operation has judged lapsed is ended in storage by
+        that operation (it stopped counting against the capacity), so no later call,
+        even one carrying an earlier ``now``, can bring it back.
         """
         ...
 
@@ -290,10 +304,13 @@ class QueueStore(Protocol):
         sequence order."""
         ...
 
-    async def expire_lapsed(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        """Expire ACTIVE tokens past their time and idle WAITING tokens.
+    async def expire_lapsed(
+        self, concert_id: ConcertId, now: dt.datetime, limit: int
+    ) -> list[QueueToken]:
+        """End up to ``limit`` ACTIVE tokens past their time and idle WAITING tokens.
 
-        Returns them as they were just before (so a caller can tell which were ACTIVE).
+        Returns the tokens this call ended, as they were just before (so a caller can
+        tell which were ACTIVE); tokens other operations ended already are not returned.
         """
         ...
 

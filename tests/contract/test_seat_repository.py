@@ -29,6 +29,7 @@ from contract.helpers import (
     hold_request,
     new_concert,
     new_reservation_id,
+    new_token_id,
     new_user,
     seat,
     seat_state,
@@ -85,9 +86,9 @@ async def test_the_same_user_asking_again_for_a_live_hold_gets_the_same_reservat
     backend: Backend,
 ) -> None:
     concert_id = await new_concert(backend)
-    user, key = new_user(), seat(concert_id, D1, 3)
-    first = await hold(backend, key, user, T0, until=at(30))
-    again = await hold(backend, key, user, at(10), until=at(40))
+    user, key, turn = new_user(), seat(concert_id, D1, 3), new_token_id()
+    first = await hold(backend, key, user, T0, until=at(30), token_id=turn)
+    again = await hold(backend, key, user, at(10), until=at(40), token_id=turn)
 
     assert again.created is False
     assert again.reservation == first.reservation
@@ -95,9 +96,28 @@ async def test_the_same_user_asking_again_for_a_live_hold_gets_the_same_reservat
     async with backend.uow() as uow:
         assert await uow.reservations.get(first.reservation.reservation_id) == first.reservation
     # Even at the hold limit, the user gets their own hold back.
-    await hold(backend, seat(concert_id, D1, 4), user, at(11))
-    at_limit = await hold(backend, key, user, at(12))
+    await hold(backend, seat(concert_id, D1, 4), user, at(11), token_id=turn)
+    at_limit = await hold(backend, key, user, at(12), token_id=turn)
     assert (at_limit.created, at_limit.reservation) == (False, first.reservation)
+
+
+async def test_a_live_hold_asked_for_under_a_new_token_moves_to_that_token(
+    backend: Backend,
+) -> None:
+    concert_id = await new_concert(backend)
+    user, key = new_user(), seat(concert_id, D1, 3)
+    old_turn, new_turn = new_token_id(), new_token_id()
+    first = await hold(backend, key, user, T0, token_id=old_turn)
+    again = await hold(backend, key, user, at(5), token_id=new_turn)
+    assert again.created is False
+    assert again.reservation.reservation_id == first.reservation.reservation_id
+    assert again.reservation.token_id == new_turn
+    async with backend.uow() as uow:
+        assert await uow.reservations.release_holds_of_token(old_turn, at(6)) == 0
+        stored = await uow.reservations.get(first.reservation.reservation_id)
+        assert stored is not None
+        assert stored.token_id == new_turn
+        assert stored.is_live_hold(at(6))
 
 
 async def test_a_user_whose_own_hold_lapsed_gets_a_new_reservation_for_the_seat(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -30,7 +31,15 @@ from concert_core.use_cases import (
     PayCommand,
     ScheduleConcertCommand,
 )
-from support import DATES, active_token, build_memory_service, hold, new_user, schedule
+from support import (
+    DATES,
+    active_token,
+    another_instance,
+    build_memory_service,
+    hold,
+    new_user,
+    schedule,
+)
 
 DAY = dt.timedelta(hours=24)
 
@@ -198,3 +207,91 @@ async def test_paying_for_a_missing_and_a_foreign_reservation_reports_the_missin
     theirs = await hold(service, other.token, concert.concert_id, 9)
     with pytest.raises(NotFoundError):
         await service.pay(PayCommand(buyer.token, [theirs.reservation_id, new_user()]))
+
+
+# -- concurrency review ---------------------------------------------------------------
+
+
+class LookHook(MemoryQueueStore):
+    """The memory queue, running ``on_look`` once, at the next ``look``."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.on_look: Callable[[], Awaitable[None]] | None = None
+
+    async def look(self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime) -> Any:
+        hook, self.on_look = self.on_look, None
+        if hook is not None:
+            await hook()
+        return await super().look(concert_id, token_id, now)
+
+
+async def test_a_retry_that_took_over_from_a_slow_first_run_answers_with_its_payment(
+    policy: Policy, clock: ManualClock
+) -> None:
+    queue = LookHook(policy)
+    kit = build_memory_service(policy, clock, queue=queue)
+    slow = kit.service  # the first run: its units of work wait at the gate
+    retry = another_instance(kit, clock)
+    concert = await schedule(slow)
+    user = new_user()
+    await slow.charge_wallet(ChargeCommand(user, 1_000_000))
+    ticket = await active_token(slow, concert.concert_id, user)
+    held = await hold(slow, ticket.token, concert.concert_id, 1)
+    command = PayCommand(ticket.token, [held.reservation_id], "k")
+
+    kit.gate.close()
+    first = asyncio.create_task(slow.pay(command))
+    await kit.gate.blocked.wait()
+    clock.advance(policy.idempotency_lease)
+
+    async def the_first_run_finishes_meanwhile() -> None:
+        kit.gate.open.set()
+        await first
+
+    queue.on_look = the_first_run_finishes_meanwhile
+    answer = await retry.pay(command)
+    assert answer.payment_id == (await first).payment_id
+    assert len(await slow.payment_history(user)) == 1
+    assert (await slow.get_balance(user)).balance == 1_000_000 - held.price
+
+
+async def test_a_replayed_payment_does_not_end_the_fans_later_turn(
+    policy: Policy, clock: ManualClock
+) -> None:
+    from test_crash_recovery import DiesBeforeStoringResults
+
+    store = DiesBeforeStoringResults(policy)
+    service = build_memory_service(policy, clock, idempotency=store).service
+    concert = await schedule(service)
+    user = new_user()
+    await service.charge_wallet(ChargeCommand(user, 1_000_000))
+    first_turn = await active_token(service, concert.concert_id, user)
+    paid = await hold(service, first_turn.token, concert.concert_id, 1)
+    await service.pay(PayCommand(first_turn.token, [paid.reservation_id], "k"))
+    store.dying = False
+    clock.advance(policy.idempotency_lease)
+
+    next_turn = await active_token(service, concert.concert_id, user)
+    next_hold = await hold(service, next_turn.token, concert.concert_id, 2)
+    replay = await service.pay(PayCommand(next_turn.token, [paid.reservation_id], "k"))
+    assert replay.reservation_ids == (paid.reservation_id,)
+    assert (await service.queue_status(next_turn.token)).status is TokenStatus.ACTIVE
+    view = await service.get_reservation(next_turn.token, next_hold.reservation_id)
+    assert view.status is ReservationStatus.HELD
+
+
+async def test_a_hold_whose_token_cannot_be_extended_is_given_back(
+    policy: Policy, clock: ManualClock
+) -> None:
+    class Unreachable(MemoryQueueStore):
+        async def extend_active(self, *args: Any) -> bool:
+            raise ServiceUnavailableError("the queue backend is down")
+
+    service = build_memory_service(policy, clock, queue=Unreachable(policy)).service
+    concert = await schedule(service)
+    ticket = await active_token(service, concert.concert_id)
+    with pytest.raises(ServiceUnavailableError):
+        await hold(service, ticket.token, concert.concert_id, 3)
+    seats = await service.list_seats(ListSeatsQuery(ticket.token, concert.concert_id, DATES[0]))
+    assert seats.seats[2].status == "AVAILABLE"

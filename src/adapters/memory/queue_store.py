@@ -151,11 +151,14 @@ class MemoryQueueStore:
         token.extend_until(until)
         return True
 
-    def _drop_idle(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        """End every WAITING token idle past the timeout; return them as they were."""
-        ended = []
+    def _drop_idle(
+        self, concert_id: ConcertId, now: dt.datetime, limit: int | None = None
+    ) -> list[QueueToken]:
+        """End WAITING tokens idle past the timeout (up to ``limit``); return them as
+        they were."""
+        ended: list[QueueToken] = []
         deadlines = self._idle_deadlines[concert_id]
-        while deadlines and deadlines[0][0] <= now:
+        while deadlines and deadlines[0][0] <= now and (limit is None or len(ended) < limit):
             _, sequence = heapq.heappop(deadlines)
             token_id = self._by_sequence.get(sequence)
             if token_id is None:
@@ -166,9 +169,13 @@ class MemoryQueueStore:
                 ended.append(before)
         return ended
 
-    def _drop_ended_active(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        ended = []
+    def _drop_ended_active(
+        self, concert_id: ConcertId, now: dt.datetime, limit: int | None = None
+    ) -> list[QueueToken]:
+        ended: list[QueueToken] = []
         for token_id in list(self._active[concert_id]):
+            if limit is not None and len(ended) >= limit:
+                break
             token = self._tokens[token_id]
             before = attrs.evolve(token)
             if self._settle(token, now) is TokenStatus.EXPIRED:
@@ -193,8 +200,11 @@ class MemoryQueueStore:
             self._admissions[concert_id].append((now, len(admitted)))
         return admitted
 
-    async def expire_lapsed(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        return self._drop_ended_active(concert_id, now) + self._drop_idle(concert_id, now)
+    async def expire_lapsed(
+        self, concert_id: ConcertId, now: dt.datetime, limit: int
+    ) -> list[QueueToken]:
+        ended = self._drop_ended_active(concert_id, now, limit)
+        return ended + self._drop_idle(concert_id, now, limit - len(ended))
 
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
         def live(token_id: TokenId) -> bool:

@@ -16,6 +16,7 @@ from concert_core.domain import (
     DateAvailability,
     HoldExpiredError,
     HoldLimitReachedError,
+    IdempotencyInProgressError,
     LedgerEntry,
     Money,
     NotFoundError,
@@ -30,7 +31,6 @@ from concert_core.domain import (
     SeatUnavailableError,
     TokenId,
     UserId,
-    ValidationError,
     Wallet,
 )
 from concert_core.domain.seating import seats_for_date
@@ -117,7 +117,10 @@ class MemorySeatRepository(_Repository):
                 f"on {request.seat.date}"
             )
         if stored.is_held_by(request.user_id, request.now) and stored.reservation_id:
-            mine = db.reservations[stored.reservation_id]
+            mine = attrs.evolve(db.reservations[stored.reservation_id])
+            if mine.token_id != request.token_id:
+                mine.move_to(request.token_id)
+                db.put(db.reservations, mine.reservation_id, mine)
             return HoldOutcome(attrs.evolve(mine), created=False)
         seat = attrs.evolve(stored)
         seat.hold(request.user_id, request.reservation_id, request.now, request.until)
@@ -259,7 +262,7 @@ class MemoryWalletRepository(_Repository):
         now: dt.datetime,
     ) -> Wallet:
         if entry_id in self._db.ledger_ids:
-            raise ValidationError(f"ledger entry {entry_id} already exists")
+            raise IdempotencyInProgressError(f"ledger entry {entry_id} exists already")
         wallet = await self.get(user_id)
         return self._record(wallet, wallet.debit(amount, entry_id, payment_id, now))
 
@@ -272,7 +275,7 @@ class MemoryPaymentRepository(_Repository):
     async def add(self, payment: Payment) -> None:
         db = self._db
         if payment.payment_id in db.payments:
-            raise ValidationError(f"payment {payment.payment_id} already exists")
+            raise IdempotencyInProgressError(f"payment {payment.payment_id} exists already")
         db.put(db.payments, payment.payment_id, payment)
         db.append(db.payments_by_user, payment.user_id, payment.payment_id)
 

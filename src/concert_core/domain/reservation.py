@@ -58,6 +58,10 @@ class Reservation:
     def is_live_hold(self, now: dt.datetime) -> bool:
         return self.status_at(now) is ReservationStatus.HELD
 
+    def move_to(self, token_id: TokenId) -> None:
+        """The fan's current turn (token) takes over this live hold."""
+        self.token_id = token_id
+
     def check_owner(self, user: UserId) -> None:
         if self.user_id != user:
             raise NotOwnerError("this reservation belongs to another user")

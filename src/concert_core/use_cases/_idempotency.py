@@ -96,7 +96,12 @@ async def run_once(
         except DomainError:
             await store.abandon(request.key, claim)
             raise
-        await store.complete(request.key, claim, dump(result), now)
+        try:
+            await store.complete(request.key, claim, dump(result), now)
+        except Exception:
+            # The request is done; only its record is missing. The claim lapses with its
+            # lease, and a retry then finds this run's writes by the derived ids.
+            _log.warning("an idempotent result could not be kept", exc_info=True)
     if after is not None:
         try:
             await after(result)

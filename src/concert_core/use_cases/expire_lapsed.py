@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from attrs import frozen
 
+from concert_core.domain import QueueToken, TokenStatus
 from concert_core.ports import Clock, QueueStore, UnitOfWorkFactory
 
 _BATCH = 500
@@ -22,9 +25,9 @@ class ExpireLapsed:
 
     Rules:
     - ACTIVE tokens past their time and WAITING tokens idle past the timeout expire;
-    - every lapsed hold is marked RELEASED and its seat freed. (A token's holds never
-      outlive it: holding extends the token to at least the hold's expiry, so when an
-      active token runs out, its holds have lapsed already.)
+    - the holds made under an active token this pass ended are released (normally none
+      are left: holding extends the token to at least the hold's expiry);
+    - every lapsed hold is marked RELEASED and its seat freed.
     """
 
     def __init__(self, queue: QueueStore, uow: UnitOfWorkFactory, clock: Clock) -> None:
@@ -36,10 +39,16 @@ class ExpireLapsed:
         now = await self._clock.now()
         async with self._uow() as uow:
             concerts = await uow.catalogue.list_concerts()
-        tokens = 0
+        tokens = holds = 0
         for concert in concerts:
-            tokens += len(await self._queue.expire_lapsed(concert.concert_id, now))
-        holds = 0
+            while True:
+                ended = await self._queue.expire_lapsed(concert.concert_id, now, _BATCH)
+                tokens += len(ended)
+                holds += await self._release_holds_of(
+                    [t for t in ended if t.status is TokenStatus.ACTIVE], now
+                )
+                if len(ended) < _BATCH:
+                    break
         while True:
             async with self._uow() as uow:
                 released = await uow.reservations.release_lapsed(now, _BATCH)
@@ -47,3 +56,13 @@ class ExpireLapsed:
             holds += released
             if released < _BATCH:
                 return ExpiryReport(tokens, holds)
+
+    async def _release_holds_of(self, tokens: list[QueueToken], now: dt.datetime) -> int:
+        if not tokens:
+            return 0
+        released = 0
+        async with self._uow() as uow:
+            for token in tokens:
+                released += await uow.reservations.release_holds_of_token(token.token_id, now)
+            await uow.commit()
+        return released

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 
 from attrs import field, frozen
 
 from concert_core.domain import (
     ConcertId,
+    Reservation,
     ReservationId,
     SeatKey,
     SeatNo,
@@ -18,6 +20,8 @@ from concert_core.policy import Policy
 from concert_core.ports import Clock, HoldRequest, QueueStore, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._views import ReservationView
+
+_log = logging.getLogger(__name__)
 
 
 @frozen
@@ -45,7 +49,7 @@ class HoldSeat:
     - the user's own live hold on the seat is returned as it is;
     - a user holds at most ``max_holds_per_user`` seats per concert (HOLD_LIMIT_REACHED);
     - the token is extended to at least the hold's expiry, so the holder can pay in
-      time; if the token ended meanwhile, the new hold is given back.
+      time; if the token ended meanwhile (or cannot be reached), the hold is given back.
     Seat state, hold limit and reservation are one atomic storage operation.
     """
 
@@ -81,16 +85,28 @@ class HoldSeat:
         reservation = outcome.reservation
         # Judged at this instant, not at the start: the token may have lapsed meanwhile.
         later = await self._clock.now()
-        extended = await self._queue.extend_active(
-            token.concert_id, token.token_id, reservation.held_until, later
-        )
-        if not extended and outcome.created:
-            async with self._uow() as uow:
-                await uow.reservations.release(reservation.reservation_id, token.user_id, later)
-                await uow.commit()
+        try:
+            extended = await self._queue.extend_active(
+                token.concert_id, token.token_id, reservation.held_until, later
+            )
+        except BaseException:
+            await self._give_back(reservation, later)
+            raise
+        if not extended:
+            await self._give_back(reservation, later)
             raise TokenNotActiveError(
                 "the token expired while the seat was being held",
                 token_status=TokenStatus.EXPIRED,
                 position=None,
             )
         return HoldResult(ReservationView.of(reservation, now), outcome.created)
+
+    async def _give_back(self, reservation: Reservation, now: dt.datetime) -> None:
+        """Release a hold whose token could not be kept alive to cover it: a hold never
+        outlives its turn. Best effort: failing that, the hold lapses at its time."""
+        try:
+            async with self._uow() as uow:
+                await uow.reservations.release(reservation.reservation_id, reservation.user_id, now)
+                await uow.commit()
+        except Exception:
+            _log.warning("a hold without a live token could not be given back", exc_info=True)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from attrs import field, frozen
 
 from concert_core.domain import (
+    DomainError,
     Money,
     NotFoundError,
     Payment,
@@ -119,16 +120,32 @@ class Pay:
             claims.user_id, "pay", command.idempotency_key, {"reservation_ids": ids}
         )
 
+        paid_now = False
+
         async def pay() -> PaymentReceipt:
+            nonlocal paid_now
             payment_id = PaymentId(request.derived_id())
-            if request.key is not None and (earlier := await self._earlier(payment_id, claims)):
+            keyed = request.key is not None
+            if keyed and (earlier := await self._earlier(payment_id, claims)):
                 return earlier
-            return await self._pay(command, claims, payment_id, now)
+            try:
+                receipt = await self._pay(command, claims, payment_id, now)
+            except DomainError:
+                # A first run that outlived its lease may have paid meanwhile: then this
+                # failure (the holds are CONFIRMED) is that payment's, and so is the answer.
+                if keyed and (earlier := await self._earlier(payment_id, claims)):
+                    return earlier
+                raise
+            paid_now = True
+            return receipt
 
         async def end_turn(_: PaymentReceipt) -> None:
             # The fan's turn is over: the token ends and the holds made under it go.
+            # Only when this run paid: a replay must not end a turn that came later.
             # Kept apart from the payment's transaction (the queue may live elsewhere);
             # if this fails, the token lapses at its active time and the holds at theirs.
+            if not paid_now:
+                return
             await self._queue.expire(claims.concert_id, claims.token_id, now)
             async with self._uow() as uow:
                 await uow.reservations.release_holds_of_token(claims.token_id, now)
