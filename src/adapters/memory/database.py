@@ -103,12 +103,10 @@ class MemoryDatabase:
         journal.append(undo)
 
     def next_id(self, counter: str) -> int:
-        journal = self._require_transaction()
-        value = self.counters.get(counter, 0) + 1
-        self.counters[counter] = value
-        # Like a database sequence, an id once drawn is never handed out again.
-        journal.append(lambda: None)
-        return value
+        """Draw the next id. Like a database sequence, it is not given back on rollback."""
+        self._require_transaction()
+        self.counters[counter] = self.counters.get(counter, 0) + 1
+        return self.counters[counter]
 
     def read(self) -> None:
         """Assert a transaction is open (reads are transactional too)."""
