@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 import uuid
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any, Self
 
 from attrs import frozen
 
@@ -169,3 +172,60 @@ class GatedUnitOfWorkFactory:
 
     def __call__(self) -> _GatedUnitOfWork:
         return _GatedUnitOfWork(self._inner(), self)
+
+
+def once() -> int:
+    return 1
+
+
+class Yielding:
+    """Forwards to ``target``, yielding to the loop around every coroutine call.
+
+    ``jitter`` says how many times to yield each time (once by default); a random one
+    shuffles how concurrent callers interleave.
+    """
+
+    def __init__(self, target: Any, jitter: Callable[[], int] = once) -> None:
+        self._target = target
+        self._jitter = jitter
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if not inspect.iscoroutinefunction(attribute):
+            return attribute
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            await self._pause()
+            result = await attribute(*args, **kwargs)
+            await self._pause()
+            return result
+
+        return call
+
+    async def _pause(self) -> None:
+        for _ in range(self._jitter()):
+            await asyncio.sleep(0)
+
+
+class YieldingUnitOfWork:
+    def __init__(self, factory: MemoryUnitOfWorkFactory, jitter: Callable[[], int] = once) -> None:
+        self._uow = factory()
+        for name in ("catalogue", "seats", "reservations", "wallets", "payments"):
+            setattr(self, name, Yielding(getattr(self._uow, name), jitter))
+        self._jitter = jitter
+
+    async def __aenter__(self) -> Self:
+        for _ in range(self._jitter()):
+            await asyncio.sleep(0)
+        await self._uow.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._uow.__aexit__(et, e, tb)
+        await asyncio.sleep(0)
+
+    async def commit(self) -> None:
+        await asyncio.sleep(0)
+        await self._uow.commit()

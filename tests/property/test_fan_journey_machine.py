@@ -2,8 +2,9 @@
 
 A Hypothesis state machine plays fans and operators against the in-memory adapters
 with a clock it moves by hand: issuing tokens, polling, admitting, leaving, holding,
-releasing, charging, paying, letting time pass and sweeping. After every step it
-checks what must never break:
+releasing, charging, paying, letting time pass and sweeping, one at a time or as a
+crowd acting at once (its coroutines interleave at every port call). After every step
+it checks what must never break:
 
 - no seat SOLD or held (unexpired) by two users, and seat and reservation agree;
 - ACTIVE tokens per concert never exceed the capacity;
@@ -19,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import random
 import uuid
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any, TypeVar
 
 from hypothesis import event
@@ -64,6 +67,7 @@ from concert_core.use_cases import (
     PayCommand,
     ScheduleConcertCommand,
 )
+from support import Yielding, YieldingUnitOfWork
 
 T = TypeVar("T")
 DATE = dt.date(2026, 12, 24)
@@ -102,12 +106,20 @@ class FanJourneyMachine(RuleBasedStateMachine):
         self.db = MemoryDatabase()
         self.queue = RecordingQueueStore(self.policy)
         self.codec = JwtTokenCodec("state-machine-secret-" + "s" * 32)
+        units = MemoryUnitOfWorkFactory(self.db)
+        # Ports that yield at every call, a number of times drawn for each concurrent
+        # step, so a crowd's coroutines interleave in ever different orders.
+        self.shuffle = random.Random(0)
+
+        def jitter() -> int:
+            return self.shuffle.randint(0, 3)
+
         self.service = ConcertService.build(
-            uow=MemoryUnitOfWorkFactory(self.db),
-            queue=self.queue,
-            idempotency=MemoryIdempotencyStore(self.policy),
+            uow=lambda: YieldingUnitOfWork(units, jitter),
+            queue=Yielding(self.queue, jitter),
+            idempotency=Yielding(MemoryIdempotencyStore(self.policy), jitter),
             codec=self.codec,
-            clock=self.clock,
+            clock=Yielding(self.clock, jitter),
             policy=self.policy,
         )
         self.concerts = [self.run(self._schedule(title)) for title in ("Dawn", "Dusk")]
@@ -116,6 +128,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
         self.first_charges: dict[tuple[UserId, str], int] = {}
         self.admitted_up_to: dict[ConcertId, int] = defaultdict(int)
         self.checked_passes = 0
+        self.walk_ins = 0
 
     @initialize()
     def fans_have_money_and_one_is_admitted(self) -> None:
@@ -261,6 +274,84 @@ class FanJourneyMachine(RuleBasedStateMachine):
                 "IDEMPOTENCY_KEY_REUSED",
             }, error
             event(f"pay: {error.code}")
+
+    @rule(
+        which=st.integers(0, 1),
+        arrivals=st.integers(1, 4),
+        passes=st.integers(2, 4),
+        shuffle=st.randoms(use_true_random=False),
+    )
+    def a_burst_arrives_while_admission_passes_race(
+        self, which: int, arrivals: int, passes: int, shuffle: random.Random
+    ) -> None:
+        """New fans rush in while several instances' admission loops fire at once."""
+        self.shuffle = shuffle
+        concert = self.concerts[which]
+        fans = [UserId(uuid.UUID(int=1000 + self.walk_ins + n)) for n in range(arrivals)]
+        self.walk_ins += arrivals
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(
+                *(self.service.issue_token(IssueTokenCommand(fan, concert)) for fan in fans),
+                *(self.service.admit_waiting(concert) for _ in range(passes)),
+            )
+
+        results = self.run(together())
+        for fan, ticket in zip(fans, results, strict=False):
+            self.tokens[(fan, concert)] = ticket.token
+
+    @precondition(lambda self: self.tokens)
+    @rule(data=st.data(), size=st.integers(2, 6), shuffle=st.randoms(use_true_random=False))
+    def a_crowd_acts_at_once(self, data: st.DataObject, size: int, shuffle: random.Random) -> None:
+        self.shuffle = shuffle
+        acts: list[Callable[[], Coroutine[Any, Any, Any]]] = []
+        charges: dict[int, int] = {}
+        issues: dict[int, tuple[UserId, ConcertId]] = {}
+        now = self.now()
+        for _ in range(size):
+            act = data.draw(st.sampled_from(["hold", "pay", "charge", "admit", "leave", "issue"]))
+            user, concert = self._pick_token(data)
+            token = self.tokens[(user, concert)]
+            if act == "hold":
+                command = HoldSeatCommand(token, concert, DATE, data.draw(SEATS))
+                acts.append(partial(self.service.hold_seat, command))
+            elif act == "pay":
+                live = [
+                    r.reservation_id
+                    for r in self.db.reservations.values()
+                    if r.user_id == user and r.concert_id == concert and r.is_live_hold(now)
+                ]
+                if not live:
+                    continue
+                ids = data.draw(st.lists(st.sampled_from(live), min_size=1, unique=True))
+                payment = PayCommand(token, ids, data.draw(KEYS))
+                acts.append(partial(self.service.pay, payment))
+            elif act == "charge":
+                amount = data.draw(st.sampled_from([1, 15_000, 40_000]))
+                charges[len(acts)] = amount
+                acts.append(partial(self.service.charge_wallet, ChargeCommand(user, amount)))
+            elif act == "admit":
+                acts.append(partial(self.service.admit_waiting, None))
+            elif act == "leave":
+                acts.append(partial(self.service.leave_queue, token))
+            else:
+                issues[len(acts)] = (user, concert)
+                acts.append(partial(self.service.issue_token, IssueTokenCommand(user, concert)))
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(*(act() for act in acts), return_exceptions=True)
+
+        results = self.run(together())
+        for n, result in enumerate(results):
+            if isinstance(result, BaseException):
+                assert isinstance(result, DomainError), repr(result)
+                event(f"crowd: {result.code}")
+                continue
+            event("crowd: done")
+            if n in charges:
+                self.charged += charges[n]
+            if n in issues:
+                self.tokens[issues[n]] = result.token
 
     @rule(seconds=st.sampled_from([1, 5, 19, 21, 31, 61]))
     def let_time_pass(self, seconds: int) -> None:

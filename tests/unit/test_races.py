@@ -8,10 +8,8 @@ after every call, so the coroutines really interleave at every await.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 
@@ -38,49 +36,7 @@ from concert_core.use_cases import (
     ListSeatsQuery,
     PayCommand,
 )
-from support import DATES, active_token, new_user, schedule
-
-
-class Yielding:
-    """Forwards to ``target``, yielding to the loop around every coroutine call."""
-
-    def __init__(self, target: Any) -> None:
-        self._target = target
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._target, name)
-        if not inspect.iscoroutinefunction(attribute):
-            return attribute
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            await asyncio.sleep(0)
-            result = await attribute(*args, **kwargs)
-            await asyncio.sleep(0)
-            return result
-
-        return call
-
-
-class YieldingUnitOfWork:
-    def __init__(self, factory: MemoryUnitOfWorkFactory) -> None:
-        self._uow = factory()
-        for name in ("catalogue", "seats", "reservations", "wallets", "payments"):
-            setattr(self, name, Yielding(getattr(self._uow, name)))
-
-    async def __aenter__(self) -> Self:
-        await asyncio.sleep(0)
-        await self._uow.__aenter__()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self._uow.__aexit__(et, e, tb)
-        await asyncio.sleep(0)
-
-    async def commit(self) -> None:
-        await asyncio.sleep(0)
-        await self._uow.commit()
+from support import DATES, Yielding, YieldingUnitOfWork, active_token, new_user, schedule
 
 
 @pytest.fixture
