@@ -271,7 +271,8 @@ class QueueStore(Protocol):
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:
-        """The token's state and position at ``now``, without recording a poll."""
+        """The token's state, position and its concert's admission rate at ``now``,
+        without recording a poll."""
         ...
 
     async def poll(
@@ -315,10 +316,6 @@ class QueueStore(Protocol):
         ...
 
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats: ...
-
-    async def admission_rate(self, concert_id: ConcertId, now: dt.datetime) -> float:
-        """Tokens admitted per second over the policy's admission rate window."""
-        ...
 
 
 @frozen

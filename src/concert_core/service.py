@@ -69,7 +69,7 @@ class ConcertService:
             policy=policy,
             schedule_concert=ScheduleConcert(uow),
             issue_token=IssueToken(uow, queue, codec, clock, policy),
-            queue_status=QueueStatus(gate, queue, clock, policy),
+            queue_status=QueueStatus(gate, clock, policy),
             leave_queue=LeaveQueue(gate, queue, uow, clock),
             admit_waiting=AdmitWaiting(queue, uow, clock),
             expire_lapsed=ExpireLapsed(queue, uow, clock),

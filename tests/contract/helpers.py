@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from attrs import frozen
 
@@ -108,27 +109,13 @@ def hold_request(
 
 
 async def hold(
-    backend: Backend,
-    key: SeatKey,
-    user: UserId,
-    now: dt.datetime = T0,
-    *,
-    until: dt.datetime | None = None,
-    reservation_id: ReservationId | None = None,
-    max_holds: int | None = None,
-    token_id: TokenId | None = None,
+    backend: Backend, key: SeatKey, user: UserId, now: dt.datetime = T0, **options: Any
 ) -> HoldOutcome:
-    """Hold a seat in a unit of work of its own, committed if the hold succeeds."""
-    request = hold_request(
-        backend,
-        key,
-        user,
-        now,
-        until=until,
-        reservation_id=reservation_id,
-        max_holds=max_holds,
-        token_id=token_id,
-    )
+    """Hold a seat in a unit of work of its own, committed if the hold succeeds.
+
+    ``options`` are ``hold_request``'s.
+    """
+    request = hold_request(backend, key, user, now, **options)
     async with backend.uow() as uow:
         outcome = await uow.seats.hold(request)
         await uow.commit()

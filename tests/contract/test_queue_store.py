@@ -367,20 +367,30 @@ async def test_stats_count_live_waiting_and_active_tokens_at_the_instant(
     assert await backend.queue.stats(C1, at(121)) == QueueStats(C1, waiting=0, active=0)
 
 
-async def test_admission_rate_counts_admissions_per_second_within_the_window(
+async def test_a_place_carries_its_concerts_admissions_per_second_within_the_window(
     backend: Backend,
 ) -> None:
     window = backend.policy.admission_rate_window.total_seconds()
-    assert await backend.queue.admission_rate(C1, T0) == 0
+    elsewhere = (await issue(backend, C2, T0)).place
+    assert elsewhere.admission_rate == 0
     active = await fill_capacity(backend)  # 3 admitted at T0
     await issue_many(backend, 1, now=at(10))
     await backend.queue.expire(C1, active[0], at(10))
     assert len(await backend.queue.admit(C1, at(20))) == 1
-    assert await backend.queue.admission_rate(C1, at(30)) == 4 / window
-    assert await backend.queue.admission_rate(C2, at(30)) == 0
+
+    async def rate(concert_id: ConcertId, token_id: TokenId, now: dt.datetime) -> float:
+        place = await backend.queue.look(concert_id, token_id, now)
+        assert place is not None
+        polled = await backend.queue.poll(concert_id, token_id, now)
+        assert polled is not None
+        assert polled.admission_rate == place.admission_rate
+        return place.admission_rate
+
+    assert await rate(C1, active[1], at(30)) == 4 / window
+    assert await rate(C2, elsewhere.token.token_id, at(30)) == 0
     # Admissions older than the window are forgotten.
-    assert await backend.queue.admission_rate(C1, at(window + 1)) == 1 / window
-    assert await backend.queue.admission_rate(C1, at(window + 21)) == 0
+    assert await rate(C1, active[1], at(window + 1)) == 1 / window
+    assert await rate(C1, active[1], at(window + 21)) == 0
 
 
 # -- many at once -------------------------------------------------------------------

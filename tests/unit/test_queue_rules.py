@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from adapters.clock import ManualClock
+from adapters.memory import MemoryUnitOfWork, MemoryUnitOfWorkFactory
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
 from concert_core.domain import (
@@ -27,7 +28,15 @@ from concert_core.use_cases import (
     ListDatesQuery,
     PayCommand,
 )
-from support import TEST_SECRET, active_token, hold, new_user, schedule, seat_status
+from support import (
+    TEST_SECRET,
+    MemoryKit,
+    active_token,
+    hold,
+    new_user,
+    schedule,
+    seat_status,
+)
 
 CODEC = JwtTokenCodec(TEST_SECRET)
 
@@ -553,3 +562,40 @@ async def test_a_token_whose_claims_differ_from_the_stored_token_is_token_invali
             await service.queue_status(CODEC.encode(altered))
         with pytest.raises(TokenInvalidError):
             await service.list_dates(ListDatesQuery(CODEC.encode(altered), concert.concert_id))
+
+
+async def test_a_stampede_of_token_requests_reads_the_catalogue_once_per_concert(
+    policy: Policy, clock: ManualClock, kit: MemoryKit
+) -> None:
+    class Counting(MemoryUnitOfWorkFactory):
+        opened = 0
+
+        def __call__(self) -> MemoryUnitOfWork:
+            Counting.opened += 1
+            return super().__call__()
+
+    service = ConcertService.build(
+        uow=Counting(kit.db),
+        queue=kit.queue,
+        idempotency=kit.idempotency,
+        codec=kit.codec,
+        clock=clock,
+        policy=policy,
+    )
+    concert = await schedule(service)
+    Counting.opened = 0
+    tickets = [
+        await service.issue_token(IssueTokenCommand(new_user(), concert.concert_id))
+        for _ in range(20)
+    ]
+    assert [t.view.position for t in tickets] == list(range(1, 21))
+    assert Counting.opened == 1
+
+
+async def test_a_concert_not_found_is_not_remembered_as_missing(service: ConcertService) -> None:
+    with pytest.raises(NotFoundError):
+        await service.issue_token(IssueTokenCommand(new_user(), 1))
+    concert = await schedule(service)
+    assert concert.concert_id == 1
+    ticket = await service.issue_token(IssueTokenCommand(new_user(), 1))
+    assert ticket.created

@@ -83,11 +83,12 @@ class MemoryQueueStore:
         deadline = token.last_seen_at + self._policy.idle_timeout
         heapq.heappush(self._idle_deadlines[token.concert_id], (deadline, token.sequence))
 
-    def _place(self, token: QueueToken, status: TokenStatus) -> QueuePlace:
+    def _place(self, token: QueueToken, status: TokenStatus, now: dt.datetime) -> QueuePlace:
         position = None
         if status is TokenStatus.WAITING:
             position = bisect.bisect_left(self._line[token.concert_id], token.sequence) + 1
-        return QueuePlace(attrs.evolve(token), status, position)
+        rate = self._admission_rate(token.concert_id, now)
+        return QueuePlace(attrs.evolve(token), status, position, rate)
 
     # -- the port -----------------------------------------------------------------
 
@@ -101,7 +102,7 @@ class MemoryQueueStore:
             if status is not TokenStatus.EXPIRED:
                 if status is TokenStatus.WAITING:
                     self._see(existing, now)
-                return IssueOutcome(self._place(existing, status), created=False)
+                return IssueOutcome(self._place(existing, status, now), created=False)
         if token_id in self._tokens:
             raise ValueError(f"token id {token_id} is taken")
         self._sequence += 1
@@ -111,7 +112,7 @@ class MemoryQueueStore:
         self._line[concert_id].append(token.sequence)  # sequences only grow: stays sorted
         self._by_sequence[token.sequence] = token_id
         self._see(token, now)
-        return IssueOutcome(self._place(token, TokenStatus.WAITING), created=True)
+        return IssueOutcome(self._place(token, TokenStatus.WAITING, now), created=True)
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -119,7 +120,7 @@ class MemoryQueueStore:
         token = self._find(concert_id, token_id)
         if token is None:
             return None
-        return self._place(token, self._status(token, now))
+        return self._place(token, self._status(token, now), now)
 
     async def poll(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -130,7 +131,7 @@ class MemoryQueueStore:
         status = self._settle(token, now)
         if status is TokenStatus.WAITING:
             self._see(token, now)
-        return self._place(token, status)
+        return self._place(token, status, now)
 
     async def expire(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -214,7 +215,7 @@ class MemoryQueueStore:
         active = sum(live(t) for t in self._active[concert_id])
         return QueueStats(concert_id, waiting, active)
 
-    async def admission_rate(self, concert_id: ConcertId, now: dt.datetime) -> float:
+    def _admission_rate(self, concert_id: ConcertId, now: dt.datetime) -> float:
         window = self._policy.admission_rate_window
         events = self._admissions[concert_id]
         while events and now - events[0][0] > window:

@@ -104,6 +104,9 @@ class QueuePlace:
     token: QueueToken
     status: TokenStatus
     position: int | None
+    admission_rate: float = 0.0
+    """Tokens admitted per second to this concert, observed over the policy's window:
+    read in the same store operation, so a poll costs one round trip."""
 
 
 @frozen

@@ -74,16 +74,20 @@ def calendar_date(value: object) -> dt.date:
     raise ValidationError("date must be a calendar date written YYYY-MM-DD")
 
 
-def reservation_id(value: object) -> ReservationId:
-    """Validate a reservation id: a UUID or its string form."""
+def _uuid(value: object, what: str) -> UUID:
     if isinstance(value, UUID):
-        return ReservationId(value)
+        return value
     if isinstance(value, str):
         try:
-            return ReservationId(UUID(value))
+            return UUID(value)
         except ValueError:
             pass
-    raise ValidationError("a reservation id must be a UUID")
+    raise ValidationError(f"{what} must be a UUID")
+
+
+def reservation_id(value: object) -> ReservationId:
+    """Validate a reservation id: a UUID or its string form."""
+    return ReservationId(_uuid(value, "a reservation id"))
 
 
 def flag(value: object) -> bool:
@@ -95,11 +99,4 @@ def flag(value: object) -> bool:
 
 def user_id(value: object) -> UserId:
     """Validate a user id: a UUID or its string form."""
-    if isinstance(value, UUID):
-        return UserId(value)
-    if isinstance(value, str):
-        try:
-            return UserId(UUID(value))
-        except ValueError:
-            pass
-    raise ValidationError("user_id must be a UUID")
+    return UserId(_uuid(value, "user_id"))

@@ -19,7 +19,6 @@ from concert_core.domain import (
 )
 from concert_core.domain.queue import estimated_wait_seconds, poll_after_seconds
 from concert_core.policy import Policy
-from concert_core.ports import QueueStore
 
 
 @frozen
@@ -33,15 +32,15 @@ class QueueView:
     active_until: dt.datetime | None
 
 
-async def queue_view(
-    place: QueuePlace, queue: QueueStore, policy: Policy, now: dt.datetime
-) -> QueueView:
+def queue_view(place: QueuePlace, policy: Policy) -> QueueView:
     token = place.token
     wait: int | None = None
     if place.status is TokenStatus.WAITING and place.position is not None:
-        rate = await queue.admission_rate(token.concert_id, now)
         wait = estimated_wait_seconds(
-            place.position, rate, active_ttl=policy.active_ttl, capacity=policy.active_capacity
+            place.position,
+            place.admission_rate,
+            active_ttl=policy.active_ttl,
+            capacity=policy.active_capacity,
         )
     elif place.status is TokenStatus.ACTIVE:
         wait = 0

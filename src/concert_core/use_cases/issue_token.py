@@ -47,14 +47,19 @@ class IssueToken:
         self._codec = codec
         self._clock = clock
         self._policy = policy
+        self._known_concerts: set[ConcertId] = set()
+        """Concerts found to exist. Concerts are never removed, so a stampede of token
+        requests needs one catalogue read per concert, not one per request."""
 
     async def __call__(self, command: IssueTokenCommand) -> IssuedToken:
-        async with self._uow() as uow:
-            if await uow.catalogue.get_concert(command.concert_id) is None:
-                raise NotFoundError(f"concert {command.concert_id} does not exist")
+        if command.concert_id not in self._known_concerts:
+            async with self._uow() as uow:
+                if await uow.catalogue.get_concert(command.concert_id) is None:
+                    raise NotFoundError(f"concert {command.concert_id} does not exist")
+            self._known_concerts.add(command.concert_id)
         now = await self._clock.now()
         outcome = await self._queue.issue(
             command.user_id, command.concert_id, TokenId(uuid.uuid4()), now
         )
-        view = await queue_view(outcome.place, self._queue, self._policy, now)
+        view = queue_view(outcome.place, self._policy)
         return IssuedToken(self._codec.encode(outcome.place.token.claims), outcome.created, view)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from concert_core.policy import Policy
-from concert_core.ports import Clock, QueueStore
+from concert_core.ports import Clock
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._views import QueueView, queue_view
 
@@ -18,13 +18,12 @@ class QueueStatus:
     - ``poll_after_seconds`` grows with the position, at most a third of the idle timeout.
     """
 
-    def __init__(self, gate: TokenGate, queue: QueueStore, clock: Clock, policy: Policy) -> None:
+    def __init__(self, gate: TokenGate, clock: Clock, policy: Policy) -> None:
         self._gate = gate
-        self._queue = queue
         self._clock = clock
         self._policy = policy
 
     async def __call__(self, token: str) -> QueueView:
         now = await self._clock.now()
         place = await self._gate.place(token, now, poll=True)
-        return await queue_view(place, self._queue, self._policy, now)
+        return queue_view(place, self._policy)
