@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import inspect
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self
 
 from attrs import frozen
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory import (
     MemoryDatabase,
@@ -229,3 +232,17 @@ class YieldingUnitOfWork:
     async def commit(self) -> None:
         await asyncio.sleep(0)
         await self._uow.commit()
+
+
+@contextlib.asynccontextmanager
+async def migrated_sqlite() -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh SQLite file migrated to the latest schema; gone afterwards."""
+    from adapters import sql
+
+    with tempfile.TemporaryDirectory(prefix="concert-") as directory:
+        engine = sql.create_engine(f"sqlite+aiosqlite:///{directory}/test.db")
+        try:
+            await sql.upgrade(engine)
+            yield engine
+        finally:
+            await engine.dispose()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from adapters import sql
 from adapters.memory import (
     MemoryDatabase,
     MemoryIdempotencyStore,
@@ -20,10 +21,11 @@ from adapters.memory import (
 )
 from concert_core.policy import Policy
 from contract.helpers import Backend
+from support import migrated_sqlite
 
-# Later adapters add a param here, e.g. "sqlite", "postgres" (marked `postgres`) and
+# Later adapters add a param here, e.g. "postgres" (marked `postgres`) and
 # "postgres+redis" (marked `redis`): pytest.param("postgres", marks=pytest.mark.postgres).
-BACKENDS = ["memory"]
+BACKENDS = ["memory", "sqlite"]
 
 
 @pytest.fixture
@@ -52,6 +54,15 @@ async def _build(name: str, policy: Policy) -> AsyncIterator[Backend]:
             idempotency=MemoryIdempotencyStore(policy),
             policy=policy,
         )
+    elif name == "sqlite":
+        async with migrated_sqlite() as engine:
+            yield Backend(
+                name=name,
+                uow=sql.SqlUnitOfWorkFactory(engine),
+                queue=sql.SqlQueueStore(engine, policy),
+                idempotency=sql.SqlIdempotencyStore(engine, policy),
+                policy=policy,
+            )
     else:  # pragma: no cover - a param without a builder
         raise ValueError(f"no contract backend called {name!r}")
 

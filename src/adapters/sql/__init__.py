@@ -1,0 +1,36 @@
+"""SQLAlchemy 2 async adapters: every repository, the unit of work, the queue store and
+the idempotency store, on SQLite (embedded) or PostgreSQL (scaled)."""
+
+from __future__ import annotations
+
+from adapters.sql.engine import create_engine, ping
+from adapters.sql.idempotency import SqlIdempotencyStore
+from adapters.sql.migrate import current_revision, head_revision, upgrade
+from adapters.sql.queue_store import SqlQueueStore
+from adapters.sql.repositories import (
+    SqlCatalogueRepository,
+    SqlPaymentRepository,
+    SqlReservationRepository,
+    SqlSeatRepository,
+    SqlWalletRepository,
+)
+from adapters.sql.secret_store import stored_secret
+from adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
+
+__all__ = [
+    "SqlCatalogueRepository",
+    "SqlIdempotencyStore",
+    "SqlPaymentRepository",
+    "SqlQueueStore",
+    "SqlReservationRepository",
+    "SqlSeatRepository",
+    "SqlUnitOfWork",
+    "SqlUnitOfWorkFactory",
+    "SqlWalletRepository",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "ping",
+    "stored_secret",
+    "upgrade",
+]

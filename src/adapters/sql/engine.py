@@ -1,0 +1,94 @@
+"""Engines and what storage errors mean to the domain.
+
+SQLite runs in WAL mode with a busy timeout, and every transaction begins
+``IMMEDIATE``: writers queue for the one write lock at the start instead of failing
+when a read upgrades to a write. PostgreSQL runs under READ COMMITTED; the
+repositories take row and advisory locks where a decision must not interleave.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from concert_core.domain import ServiceUnavailableError
+
+_log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def create_engine(url: str, **options: Any) -> AsyncEngine:
+    """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        engine = create_async_engine(parsed, **options)
+        _configure_sqlite(engine)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    return create_async_engine(parsed, **options)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver, so BEGIN IMMEDIATE below is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(connection: AsyncConnection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def as_unavailable(error: BaseException) -> ServiceUnavailableError | None:
+    """The domain's reading of a storage error that means 'cannot be reached or is too
+    busy', or None for any other error.
+
+    Constraint violations are not translated here: each repository maps the ones it
+    expects to a domain error, and any other is a bug that must be seen.
+    """
+    unreachable = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
+    lost = isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    if not (isinstance(error, unreachable) or lost):
+        return None
+    _log.warning("database unavailable: %s", error)
+    return ServiceUnavailableError("the database is unavailable; try again shortly")
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Raise ServiceUnavailableError for a storage error that means unreachable."""
+    try:
+        yield
+    except Exception as error:
+        if (unavailable := as_unavailable(error)) is not None:
+            raise unavailable from error
+        raise
+
+
+async def ping(engine: AsyncEngine) -> bool:
+    """Whether the database answers a trivial query."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means: not healthy
+        _log.warning("database health check failed: %s", error)
+        return False
+    return True

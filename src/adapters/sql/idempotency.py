@@ -1,0 +1,116 @@
+"""First results of keyed requests, in the SQL database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.sql import tables as t
+from adapters.sql.engine import storage_errors
+from concert_core.domain import IdempotencyInProgressError, IdempotencyKeyReusedError
+from concert_core.policy import Policy
+from concert_core.ports import IdempotencyKey, JsonValue
+
+_k = t.idempotency_keys.c
+
+
+def _is(key: IdempotencyKey) -> Any:
+    return (_k.user_id == key.user_id) & (_k.operation == key.operation) & (_k.key == key.key)
+
+
+class SqlIdempotencyStore:
+    """One row per (user, operation, key), claimed by one run at a time.
+
+    A key is kept for the policy's retention after its request started (plus the
+    lease); an older row is taken over by the next request with that key as if new.
+    """
+
+    def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
+        self._engine = engine
+        self._policy = policy
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        with storage_errors():
+            async with self._engine.begin() as connection:
+                yield connection
+
+    async def begin(
+        self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
+    ) -> Mapping[str, JsonValue] | None:
+        try:
+            return await self._begin(key, fingerprint, claim_id, now)
+        except IntegrityError:
+            # A concurrent first request inserted the key between our read and insert.
+            return await self._begin(key, fingerprint, claim_id, now)
+
+    async def _begin(
+        self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
+    ) -> Mapping[str, JsonValue] | None:
+        keep_for = self._policy.idempotency_retention + self._policy.idempotency_lease
+        async with self._transaction() as c:
+            row = (
+                await c.execute(select(t.idempotency_keys).where(_is(key)).with_for_update())
+            ).first()
+            if row is not None and now - row.started_at > keep_for:
+                await c.execute(delete(t.idempotency_keys).where(_is(key)))
+                row = None
+            if row is None:
+                await c.execute(
+                    t.idempotency_keys.insert().values(
+                        user_id=key.user_id,
+                        operation=key.operation,
+                        key=key.key,
+                        fingerprint=fingerprint,
+                        claim_id=claim_id,
+                        started_at=now,
+                    )
+                )
+                return None
+            if row.fingerprint != fingerprint:
+                raise IdempotencyKeyReusedError(
+                    "this Idempotency-Key was first used with a different request"
+                )
+            if row.result is not None:
+                result: dict[str, JsonValue] = row.result
+                return result
+            if now - row.started_at < self._policy.idempotency_lease:
+                raise IdempotencyInProgressError(
+                    "a request with this Idempotency-Key is still running"
+                )
+            # The first run died (its lease ran out); this one takes over.
+            await c.execute(
+                update(t.idempotency_keys)
+                .where(_is(key))
+                .values(claim_id=claim_id, started_at=now, result=None)
+            )
+            return None
+
+    async def complete(
+        self,
+        key: IdempotencyKey,
+        claim_id: UUID,
+        result: Mapping[str, JsonValue],
+        now: dt.datetime,
+    ) -> None:
+        async with self._transaction() as c:
+            await c.execute(
+                update(t.idempotency_keys)
+                .where(_is(key), _k.claim_id == claim_id, _k.result.is_(None))
+                .values(result=dict(result))
+            )
+
+    async def abandon(self, key: IdempotencyKey, claim_id: UUID) -> None:
+        async with self._transaction() as c:
+            await c.execute(
+                delete(t.idempotency_keys).where(
+                    _is(key), _k.claim_id == claim_id, _k.result.is_(None)
+                )
+            )

@@ -1,0 +1,596 @@
+"""SQL repositories over one connection in a transaction (the unit of work's).
+
+Every guarded change is a conditional statement whose condition storage checks at the
+moment of the write (``UPDATE ... WHERE <still true>``), with a constraint behind it as
+the backstop. Lock order, wherever seats and reservations are both written: seats
+first, in key order, then reservations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+
+from adapters.sql import tables as t
+from adapters.sql.engine import is_postgres
+from concert_core.domain import (
+    Concert,
+    ConcertId,
+    DateAvailability,
+    EntryKind,
+    HoldExpiredError,
+    HoldLimitReachedError,
+    IdempotencyInProgressError,
+    InsufficientBalanceError,
+    LedgerEntry,
+    Money,
+    NotFoundError,
+    Payment,
+    PaymentId,
+    Reservation,
+    ReservationId,
+    ReservationStatus,
+    Seat,
+    SeatKey,
+    SeatNo,
+    SeatStatus,
+    SeatUnavailableError,
+    TokenId,
+    UserId,
+    ValidationError,
+    Wallet,
+)
+from concert_core.domain.seating import seats_for_date
+from concert_core.domain.values import MAX_BALANCE
+from concert_core.ports import HoldOutcome, HoldRequest
+
+
+def insert_ignoring_conflicts(connection: AsyncConnection, table: t.Table) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    if is_postgres(connection):
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+async def advisory_lock(connection: AsyncConnection, *keys: int, shared: bool = False) -> None:
+    """A PostgreSQL transaction-scoped advisory lock (SQLite's write lock covers it)."""
+    if not is_postgres(connection):
+        return
+    name = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    lock = getattr(func, name)
+    if len(keys) == 1:
+        await connection.execute(select(lock(keys[0])))
+    else:
+        await connection.execute(select(lock(keys[0], keys[1])))
+
+
+def _uuid_lock_key(value: UUID) -> int:
+    """A 32-bit lock key from a UUID (collisions only make two users wait for each other)."""
+    return int.from_bytes(value.bytes[:4], "big", signed=True)
+
+
+class _Repository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    def _atomically(self) -> Any:
+        """A savepoint: a method that raises after writing leaves the transaction as it
+        found it, so the caller may still commit what it did before."""
+        return self._c.begin_nested()
+
+
+# -- catalogue ----------------------------------------------------------------------
+
+
+class SqlCatalogueRepository(_Repository):
+    async def add_concert(self, title: str, venue: str) -> Concert:
+        result = await self._c.execute(
+            t.concerts.insert().values(title=title, venue=venue).returning(t.concerts.c.concert_id)
+        )
+        return Concert(ConcertId(result.scalar_one()), title, venue)
+
+    async def get_concert(self, concert_id: ConcertId) -> Concert | None:
+        row = (
+            await self._c.execute(select(t.concerts).where(t.concerts.c.concert_id == concert_id))
+        ).first()
+        return Concert(ConcertId(row.concert_id), row.title, row.venue) if row else None
+
+    async def list_concerts(self) -> list[Concert]:
+        rows = await self._c.execute(select(t.concerts).order_by(t.concerts.c.concert_id))
+        return [Concert(ConcertId(r.concert_id), r.title, r.venue) for r in rows]
+
+    async def add_date(self, concert_id: ConcertId, date: dt.date, prices: Sequence[Money]) -> bool:
+        if await self.get_concert(concert_id) is None:
+            raise NotFoundError(f"concert {concert_id} does not exist")
+        new_seats = seats_for_date(concert_id, date, list(prices))
+        added = await self._c.execute(
+            insert_ignoring_conflicts(self._c, t.concert_dates).values(
+                concert_id=concert_id, date=date
+            )
+        )
+        if added.rowcount != 1:
+            return False
+        await self._c.execute(
+            t.seats.insert(),
+            [
+                {
+                    "concert_id": concert_id,
+                    "date": date,
+                    "seat_no": s.key.seat_no,
+                    "price": s.price,
+                    "status": SeatStatus.AVAILABLE.value,
+                }
+                for s in new_seats
+            ],
+        )
+        return True
+
+    async def list_dates(self, concert_id: ConcertId) -> list[dt.date]:
+        rows = await self._c.execute(
+            select(t.concert_dates.c.date)
+            .where(t.concert_dates.c.concert_id == concert_id)
+            .order_by(t.concert_dates.c.date)
+        )
+        return list(rows.scalars())
+
+
+# -- seats and reservations -----------------------------------------------------------
+
+
+def _seat(row: Row[Any]) -> Seat:
+    return Seat(
+        key=SeatKey(ConcertId(row.concert_id), row.date, SeatNo(row.seat_no)),
+        price=Money(row.price),
+        status=SeatStatus(row.status),
+        holder=UserId(row.holder) if row.holder else None,
+        held_until=row.held_until,
+        reservation_id=ReservationId(row.reservation_id) if row.reservation_id else None,
+    )
+
+
+def _reservation(row: Row[Any]) -> Reservation:
+    return Reservation(
+        reservation_id=ReservationId(row.reservation_id),
+        user_id=UserId(row.user_id),
+        seat=SeatKey(ConcertId(row.concert_id), row.date, SeatNo(row.seat_no)),
+        price=Money(row.price),
+        status=ReservationStatus(row.status),
+        held_until=row.held_until,
+        created_at=row.created_at,
+        token_id=TokenId(row.token_id),
+    )
+
+
+def _seat_is(key: SeatKey) -> Any:
+    return and_(
+        t.seats.c.concert_id == key.concert_id,
+        t.seats.c.date == key.date,
+        t.seats.c.seat_no == key.seat_no,
+    )
+
+
+def _live_hold(now: dt.datetime) -> Any:
+    r = t.reservations.c
+    return and_(r.status == ReservationStatus.HELD.value, r.held_until > now)
+
+
+_HELD = SeatStatus.HELD.value
+_FREE_SEAT = {
+    "status": SeatStatus.AVAILABLE.value,
+    "holder": None,
+    "held_until": None,
+    "reservation_id": None,
+}
+
+
+async def _free_seat(c: AsyncConnection, key: SeatKey, reservation_id: UUID) -> None:
+    """Free the seat if this reservation still holds it (a lock on the seat row)."""
+    await c.execute(
+        update(t.seats)
+        .where(_seat_is(key), t.seats.c.reservation_id == reservation_id, t.seats.c.status == _HELD)
+        .values(_FREE_SEAT)
+    )
+
+
+async def _mark_released(c: AsyncConnection, reservation_id: UUID, *condition: Any) -> bool:
+    r = t.reservations.c
+    result = await c.execute(
+        update(t.reservations)
+        .where(
+            r.reservation_id == reservation_id, r.status == ReservationStatus.HELD.value, *condition
+        )
+        .values(status=ReservationStatus.RELEASED.value)
+    )
+    return bool(result.rowcount == 1)
+
+
+class SqlSeatRepository(_Repository):
+    async def list_seats(self, concert_id: ConcertId, date: dt.date) -> list[Seat]:
+        rows = await self._c.execute(
+            select(t.seats)
+            .where(t.seats.c.concert_id == concert_id, t.seats.c.date == date)
+            .order_by(t.seats.c.seat_no)
+        )
+        return [_seat(r) for r in rows]
+
+    async def available_dates(
+        self, concert_id: ConcertId, now: dt.datetime
+    ) -> list[DateAvailability]:
+        s = t.seats.c
+        free = or_(
+            s.status == SeatStatus.AVAILABLE.value, and_(s.status == _HELD, s.held_until <= now)
+        )
+        rows = await self._c.execute(
+            select(s.date, func.count().label("free"))
+            .where(s.concert_id == concert_id, free)
+            .group_by(s.date)
+            .order_by(s.date)
+        )
+        return [DateAvailability(r.date, r.free) for r in rows if r.free > 0]
+
+    async def hold(self, request: HoldRequest) -> HoldOutcome:
+        async with self._atomically():
+            return await self._hold(request)
+
+    async def _hold(self, request: HoldRequest) -> HoldOutcome:
+        c, key, now = self._c, request.seat, request.now
+        row = (await c.execute(select(t.seats).where(_seat_is(key)).with_for_update())).first()
+        if row is None:
+            raise NotFoundError(f"concert {key.concert_id} has no seat {key.seat_no} on {key.date}")
+        stored = _seat(row)
+        if stored.is_held_by(request.user_id, now) and stored.reservation_id:
+            r = t.reservations.c
+            await c.execute(
+                update(t.reservations)
+                .where(r.reservation_id == stored.reservation_id, r.token_id != request.token_id)
+                .values(token_id=request.token_id)
+            )
+            mine = await SqlReservationRepository(c).get(stored.reservation_id)
+            assert mine is not None
+            return HoldOutcome(mine, created=False)
+        seat = _seat(row)
+        seat.hold(request.user_id, request.reservation_id, now, request.until)  # or raise
+        # Two holds by one fan must not both see room: serialise them per user and concert.
+        await advisory_lock(c, _uuid_lock_key(request.user_id), key.concert_id)
+        r = t.reservations.c
+        live = (
+            await c.execute(
+                select(func.count())
+                .select_from(t.reservations)
+                .where(
+                    r.user_id == request.user_id, r.concert_id == key.concert_id, _live_hold(now)
+                )
+            )
+        ).scalar_one()
+        if live >= request.max_holds:
+            raise HoldLimitReachedError(
+                f"a user holds at most {request.max_holds} seats per concert"
+            )
+        s = t.seats.c
+        taken = await c.execute(
+            update(t.seats)
+            .where(
+                _seat_is(key),
+                or_(
+                    s.status == SeatStatus.AVAILABLE.value,
+                    and_(s.status == _HELD, s.held_until <= now),
+                ),
+            )
+            .values(
+                status=_HELD,
+                holder=request.user_id,
+                held_until=request.until,
+                reservation_id=request.reservation_id,
+            )
+        )
+        if taken.rowcount != 1:
+            raise SeatUnavailableError(f"seat {key.seat_no} on {key.date} is taken")
+        if stored.reservation_id is not None:
+            await _mark_released(c, stored.reservation_id, r.held_until <= now)
+        reservation = Reservation.hold(
+            request.reservation_id,
+            request.user_id,
+            key,
+            seat.price,
+            now,
+            request.until,
+            request.token_id,
+        )
+        await c.execute(
+            t.reservations.insert().values(
+                reservation_id=reservation.reservation_id,
+                user_id=reservation.user_id,
+                concert_id=key.concert_id,
+                date=key.date,
+                seat_no=key.seat_no,
+                price=reservation.price,
+                status=reservation.status.value,
+                held_until=reservation.held_until,
+                created_at=reservation.created_at,
+                token_id=reservation.token_id,
+            )
+        )
+        return HoldOutcome(reservation, created=True)
+
+
+class SqlReservationRepository(_Repository):
+    async def get(self, reservation_id: ReservationId) -> Reservation | None:
+        row = (
+            await self._c.execute(
+                select(t.reservations).where(t.reservations.c.reservation_id == reservation_id)
+            )
+        ).first()
+        return _reservation(row) if row else None
+
+    async def _owned(self, reservation_id: ReservationId, user: UserId) -> Reservation:
+        found = await self.get(reservation_id)
+        if found is None:
+            raise NotFoundError(f"reservation {reservation_id} does not exist")
+        found.check_owner(user)
+        return found
+
+    async def _release(self, reservation: Reservation) -> bool:
+        """Seat first, then the reservation (the lock order)."""
+        await _free_seat(self._c, reservation.seat, reservation.reservation_id)
+        return await _mark_released(self._c, reservation.reservation_id)
+
+    async def release(
+        self, reservation_id: ReservationId, user_id: UserId, now: dt.datetime
+    ) -> Reservation:
+        reservation = await self._owned(reservation_id, user_id)
+        if reservation.status is ReservationStatus.HELD:
+            await self._release(reservation)
+        after = await self._owned(reservation_id, user_id)
+        if after.status is ReservationStatus.CONFIRMED:
+            raise HoldExpiredError("a paid reservation has no hold to release")
+        return after
+
+    async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
+        r = t.reservations.c
+        rows = await self._c.execute(
+            select(t.reservations)
+            .where(r.token_id == token_id, r.status == ReservationStatus.HELD.value)
+            .order_by(r.concert_id, r.date, r.seat_no)
+        )
+        released = 0
+        for reservation in [_reservation(row) for row in rows]:
+            released += await self._release(reservation)
+        return released
+
+    async def confirm(
+        self, user_id: UserId, reservation_ids: Sequence[ReservationId], now: dt.datetime
+    ) -> list[Reservation]:
+        async with self._atomically():
+            return await self._confirm(user_id, reservation_ids, now)
+
+    async def _confirm(
+        self, user_id: UserId, reservation_ids: Sequence[ReservationId], now: dt.datetime
+    ) -> list[Reservation]:
+        found = [await self._owned(rid, user_id) for rid in reservation_ids]
+        for reservation in found:  # every one is checked before any is written
+            reservation.confirm(user_id, now)
+        s, r = t.seats.c, t.reservations.c
+        for reservation in sorted(found, key=lambda x: x.seat):
+            sold = await self._c.execute(
+                update(t.seats)
+                .where(
+                    _seat_is(reservation.seat),
+                    s.reservation_id == reservation.reservation_id,
+                    s.status == _HELD,
+                    s.held_until > now,
+                )
+                .values(status=SeatStatus.SOLD.value, held_until=None)
+            )
+            if sold.rowcount != 1:
+                raise HoldExpiredError(
+                    f"the hold on reservation {reservation.reservation_id} has lapsed"
+                )
+        for reservation in found:
+            marked = await self._c.execute(
+                update(t.reservations)
+                .where(r.reservation_id == reservation.reservation_id, _live_hold(now))
+                .values(status=ReservationStatus.CONFIRMED.value)
+            )
+            if marked.rowcount != 1:
+                raise HoldExpiredError(
+                    f"the hold on reservation {reservation.reservation_id} has lapsed"
+                )
+        return found
+
+    async def release_lapsed(self, now: dt.datetime, limit: int) -> int:
+        r = t.reservations.c
+        query = (
+            select(t.reservations)
+            .where(r.status == ReservationStatus.HELD.value, r.held_until <= now)
+            .order_by(r.held_until)
+            .limit(limit)
+        )
+        if is_postgres(self._c):
+            query = query.with_for_update(skip_locked=True)
+        lapsed = [_reservation(row) for row in await self._c.execute(query)]
+        released = 0
+        for reservation in sorted(lapsed, key=lambda x: x.seat):
+            s = t.seats.c
+            await self._c.execute(
+                update(t.seats)
+                .where(
+                    _seat_is(reservation.seat),
+                    s.reservation_id == reservation.reservation_id,
+                    s.status == _HELD,
+                    s.held_until <= now,
+                )
+                .values(_FREE_SEAT)
+            )
+            released += await _mark_released(
+                self._c, reservation.reservation_id, r.held_until <= now
+            )
+        return released
+
+
+# -- money --------------------------------------------------------------------------
+
+
+def _entry(row: Row[Any]) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=row.entry_id,
+        user_id=UserId(row.user_id),
+        kind=EntryKind(row.kind),
+        amount=row.amount,
+        at=row.at,
+        payment_id=PaymentId(row.payment_id) if row.payment_id else None,
+    )
+
+
+class SqlWalletRepository(_Repository):
+    async def get(self, user_id: UserId) -> Wallet:
+        balance = (
+            await self._c.execute(select(t.wallets.c.balance).where(t.wallets.c.user_id == user_id))
+        ).scalar_one_or_none()
+        return Wallet(user_id, Money(balance or 0))
+
+    async def _open(self, user_id: UserId) -> None:
+        await self._c.execute(
+            insert_ignoring_conflicts(self._c, t.wallets).values(user_id=user_id, balance=0)
+        )
+
+    async def _ledger(
+        self,
+        user_id: UserId,
+        kind: EntryKind,
+        amount: int,
+        entry_id: UUID,
+        now: dt.datetime,
+        payment_id: PaymentId | None = None,
+    ) -> bool:
+        """Insert a ledger entry; False if one with ``entry_id`` exists already."""
+        result = await self._c.execute(
+            insert_ignoring_conflicts(self._c, t.ledger).values(
+                entry_id=entry_id,
+                user_id=user_id,
+                kind=kind.value,
+                amount=amount,
+                at=now,
+                payment_id=payment_id,
+            )
+        )
+        return bool(result.rowcount == 1)
+
+    async def charge(
+        self, user_id: UserId, amount: Money, entry_id: UUID, now: dt.datetime
+    ) -> Wallet:
+        Wallet(user_id).charge(amount, entry_id, now)  # the amount's own rules, or raise
+        async with self._atomically():
+            return await self._charge(user_id, amount, entry_id, now)
+
+    async def _charge(
+        self, user_id: UserId, amount: Money, entry_id: UUID, now: dt.datetime
+    ) -> Wallet:
+        await self._open(user_id)
+        if not await self._ledger(user_id, EntryKind.CHARGE, amount, entry_id, now):
+            return await self.get(user_id)  # this very charge is already in the ledger
+        w = t.wallets.c
+        balance = (
+            await self._c.execute(
+                update(t.wallets)
+                .where(w.user_id == user_id, w.balance + amount <= MAX_BALANCE)
+                .values(balance=w.balance + amount)
+                .returning(w.balance)
+            )
+        ).scalar_one_or_none()
+        if balance is None:
+            raise ValidationError(f"a balance cannot exceed {MAX_BALANCE:,} won")
+        return Wallet(user_id, Money(balance))
+
+    async def debit(
+        self,
+        user_id: UserId,
+        amount: Money,
+        entry_id: UUID,
+        payment_id: PaymentId,
+        now: dt.datetime,
+    ) -> Wallet:
+        if amount < 0:
+            raise ValidationError("a debit cannot be negative")
+        async with self._atomically():
+            return await self._debit(user_id, amount, entry_id, payment_id, now)
+
+    async def _debit(
+        self,
+        user_id: UserId,
+        amount: Money,
+        entry_id: UUID,
+        payment_id: PaymentId,
+        now: dt.datetime,
+    ) -> Wallet:
+        await self._open(user_id)
+        if not await self._ledger(user_id, EntryKind.PAYMENT, -amount, entry_id, now, payment_id):
+            raise IdempotencyInProgressError(f"ledger entry {entry_id} exists already")
+        w = t.wallets.c
+        balance = (
+            await self._c.execute(
+                update(t.wallets)
+                .where(w.user_id == user_id, w.balance >= amount)
+                .values(balance=w.balance - amount)
+                .returning(w.balance)
+            )
+        ).scalar_one_or_none()
+        if balance is None:
+            current = await self.get(user_id)
+            raise InsufficientBalanceError(
+                f"balance {current.balance:,} won is below the {amount:,} won due"
+            )
+        return Wallet(user_id, Money(balance))
+
+    async def ledger(self, user_id: UserId) -> list[LedgerEntry]:
+        rows = await self._c.execute(
+            select(t.ledger).where(t.ledger.c.user_id == user_id).order_by(t.ledger.c.serial)
+        )
+        return [_entry(r) for r in rows]
+
+
+def _payment(row: Row[Any]) -> Payment:
+    return Payment(
+        payment_id=PaymentId(row.payment_id),
+        user_id=UserId(row.user_id),
+        concert_id=ConcertId(row.concert_id),
+        reservation_ids=tuple(ReservationId(UUID(r)) for r in row.reservation_ids),
+        amount=Money(row.amount),
+        paid_at=row.paid_at,
+    )
+
+
+class SqlPaymentRepository(_Repository):
+    async def add(self, payment: Payment) -> None:
+        result = await self._c.execute(
+            insert_ignoring_conflicts(self._c, t.payments).values(
+                payment_id=payment.payment_id,
+                user_id=payment.user_id,
+                concert_id=payment.concert_id,
+                reservation_ids=[str(r) for r in payment.reservation_ids],
+                amount=payment.amount,
+                paid_at=payment.paid_at,
+            )
+        )
+        if result.rowcount != 1:
+            raise IdempotencyInProgressError(f"payment {payment.payment_id} exists already")
+
+    async def get(self, payment_id: PaymentId) -> Payment | None:
+        row = (
+            await self._c.execute(select(t.payments).where(t.payments.c.payment_id == payment_id))
+        ).first()
+        return _payment(row) if row else None
+
+    async def history(self, user_id: UserId) -> list[Payment]:
+        rows = await self._c.execute(
+            select(t.payments)
+            .where(t.payments.c.user_id == user_id)
+            .order_by(t.payments.c.serial.desc())
+        )
+        return [_payment(r) for r in rows]

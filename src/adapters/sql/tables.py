@@ -1,0 +1,244 @@
+"""The relational schema (SQLAlchemy Core). Alembic migrations own it in databases;
+tests check that the migrated schema matches these tables.
+
+Hot rows are keyed by concert and date (seats, reservations) or by concert (queue
+tokens), so a large deployment can partition them that way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    Uuid,
+    text,
+)
+
+from concert_core.domain.values import MAX_BALANCE
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Instants stored in UTC; always read back timezone-aware.
+
+    PostgreSQL keeps ``timestamptz``; SQLite keeps naive UTC text, whose fixed format
+    orders like the instants it names.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ValueError("instants are stored timezone-aware")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+Serial = BigInteger().with_variant(Integer, "sqlite")
+"""An autoincrementing key: ``bigint`` identity in PostgreSQL, ``INTEGER PRIMARY KEY``
+(a rowid alias) in SQLite."""
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+concerts = Table(
+    "concerts",
+    metadata,
+    Column("concert_id", Serial, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("venue", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+concert_dates = Table(
+    "concert_dates",
+    metadata,
+    Column("concert_id", BigInteger, ForeignKey("concerts.concert_id"), nullable=False),
+    Column("date", Date, nullable=False),
+    PrimaryKeyConstraint("concert_id", "date"),
+)
+
+seats = Table(
+    "seats",
+    metadata,
+    Column("concert_id", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("seat_no", Integer, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("holder", Uuid, nullable=True),
+    Column("held_until", UtcDateTime, nullable=True),
+    Column("reservation_id", Uuid, nullable=True),
+    PrimaryKeyConstraint("concert_id", "date", "seat_no"),
+    ForeignKeyConstraint(
+        ["concert_id", "date"], ["concert_dates.concert_id", "concert_dates.date"]
+    ),
+    CheckConstraint("seat_no BETWEEN 1 AND 50", name="seat_no"),
+    CheckConstraint("price >= 0", name="price"),
+    CheckConstraint("status IN ('AVAILABLE', 'HELD', 'SOLD')", name="status"),
+    Index(None, "concert_id", "date", "status"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("reservation_id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("concert_id", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("seat_no", Integer, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("held_until", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("token_id", Uuid, nullable=False),
+    ForeignKeyConstraint(
+        ["concert_id", "date", "seat_no"], ["seats.concert_id", "seats.date", "seats.seat_no"]
+    ),
+    CheckConstraint("status IN ('HELD', 'CONFIRMED', 'RELEASED')", name="status"),
+    # The backstop against double booking: one live (HELD or CONFIRMED) reservation per
+    # seat. A lapsed hold is marked RELEASED in the same transaction that re-holds.
+    Index(
+        "uq_reservations_live_seat",
+        "concert_id",
+        "date",
+        "seat_no",
+        unique=True,
+        sqlite_where=text("status IN ('HELD', 'CONFIRMED')"),
+        postgresql_where=text("status IN ('HELD', 'CONFIRMED')"),
+    ),
+    Index(None, "user_id", "concert_id", "status"),
+    Index(None, "token_id", "status"),
+    Index(None, "status", "held_until"),
+)
+
+wallets = Table(
+    "wallets",
+    metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    CheckConstraint(f"balance BETWEEN 0 AND {MAX_BALANCE}", name="balance"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("serial", Serial, primary_key=True, autoincrement=True),
+    Column("entry_id", Uuid, nullable=False, unique=True),
+    Column("user_id", Uuid, ForeignKey("wallets.user_id"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("payment_id", Uuid, nullable=True),
+    CheckConstraint("kind IN ('CHARGE', 'PAYMENT')", name="kind"),
+    Index(None, "user_id", "serial"),
+    sqlite_autoincrement=True,
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("serial", Serial, primary_key=True, autoincrement=True),
+    Column("payment_id", Uuid, nullable=False, unique=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("concert_id", BigInteger, nullable=False),
+    Column("reservation_ids", JSON, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("paid_at", UtcDateTime, nullable=False),
+    Index(None, "user_id", "serial"),
+    sqlite_autoincrement=True,
+)
+
+queue_tokens = Table(
+    "queue_tokens",
+    metadata,
+    # The issue sequence: drawn from the database (identity / autoincrement), never a
+    # clock. Shared by every instance, increasing with each insert.
+    Column("sequence", Serial, primary_key=True, autoincrement=True),
+    Column("token_id", Uuid, nullable=False, unique=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("concert_id", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("active_until", UtcDateTime, nullable=True),
+    CheckConstraint("status IN ('WAITING', 'ACTIVE', 'EXPIRED')", name="status"),
+    # One live token per user and concert.
+    Index(
+        "uq_queue_tokens_live_user",
+        "concert_id",
+        "user_id",
+        unique=True,
+        sqlite_where=text("status IN ('WAITING', 'ACTIVE')"),
+        postgresql_where=text("status IN ('WAITING', 'ACTIVE')"),
+    ),
+    Index(None, "concert_id", "status", "sequence"),
+    Index(None, "concert_id", "status", "last_seen_at"),
+    Index(None, "concert_id", "status", "active_until"),
+    sqlite_autoincrement=True,
+)
+
+queue_admissions = Table(
+    "queue_admissions",
+    metadata,
+    Column("serial", Serial, primary_key=True, autoincrement=True),
+    Column("concert_id", BigInteger, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("admitted", Integer, nullable=False),
+    Index(None, "concert_id", "at"),
+    sqlite_autoincrement=True,
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", Uuid, nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(128), nullable=False),
+    Column("claim_id", Uuid, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("result", JSON(none_as_null=True), nullable=True),
+    PrimaryKeyConstraint("user_id", "operation", "key"),
+    Index(None, "started_at"),
+)
+
+service_secrets = Table(
+    "service_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,92 @@
+"""The one place that reads the environment: ``CONCERT_`` variables (SPEC section 5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from attrs import field, frozen
+
+from concert_core.policy import Policy
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./concert.db"
+MEMORY_URL = "memory://"
+"""``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
+
+PREFIX = "CONCERT_"
+
+_T = TypeVar("_T")
+
+
+class SettingsError(ValueError):
+    """A ``CONCERT_`` variable has a value the service cannot use."""
+
+
+@frozen
+class Settings:
+    """Everything the service is configured with, read once at start-up."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    token_secret: str | None = None
+    """Unset: generated on first run and stored in the database, shared by instances."""
+    policy: Policy = field(factory=Policy)
+
+    @property
+    def in_memory(self) -> bool:
+        return self.database_url.startswith("memory:")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read the ``CONCERT_`` variables of ``environ``; unset or empty means default."""
+
+        def get(name: str, parse: Callable[[str], _T], default: _T) -> _T:
+            raw = environ.get(PREFIX + name, "").strip()
+            if not raw:
+                return default
+            try:
+                return parse(raw)
+            except ValueError as error:
+                raise SettingsError(f"{PREFIX}{name}={raw!r}: {error}") from None
+
+        base = Policy()
+        try:
+            policy = Policy(
+                active_capacity=get("ACTIVE_CAPACITY", _int, base.active_capacity),
+                admission_interval=get(
+                    "ADMISSION_INTERVAL_SECONDS", _seconds, base.admission_interval
+                ),
+                active_ttl=get("ACTIVE_TTL_SECONDS", _seconds, base.active_ttl),
+                hold_ttl=get("HOLD_TTL_SECONDS", _seconds, base.hold_ttl),
+                idle_timeout=get("QUEUE_IDLE_TIMEOUT_SECONDS", _seconds, base.idle_timeout),
+                max_holds_per_user=get("MAX_HOLDS_PER_USER", _int, base.max_holds_per_user),
+            )
+        except (ValueError, TypeError) as error:
+            raise SettingsError(str(error)) from None
+        secret = get("TOKEN_SECRET", str, None)
+        if secret is not None and len(secret.encode()) < 32:
+            raise SettingsError(f"{PREFIX}TOKEN_SECRET must be at least 32 bytes long")
+        return cls(
+            database_url=get("DATABASE_URL", str, DEFAULT_DATABASE_URL),
+            redis_url=get("REDIS_URL", str, None),
+            token_secret=secret,
+            policy=policy,
+        )
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _seconds(raw: str) -> dt.timedelta:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of seconds") from None
+    if not 0 < value < 366 * 86_400:
+        raise ValueError("expected a number of seconds greater than 0")
+    return dt.timedelta(seconds=value)
