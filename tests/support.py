@@ -46,9 +46,13 @@ def new_user() -> UserId:
     return UserId(uuid.uuid4())
 
 
-async def schedule(service: ConcertService, dates: tuple[dt.date, ...] = DATES) -> Concert:
+async def schedule(
+    service: ConcertService, dates: tuple[dt.date, ...] = DATES, title: str = "Winter Lights"
+) -> Concert:
+    """A new concert (a concert is named by title and venue: each call adds another)."""
+    venue = f"Olympic Hall {uuid.uuid4().hex[:8]}"
     return await service.schedule_concert(
-        ScheduleConcertCommand("Winter Lights", "Olympic Hall", dates, tiered_prices(BASE_PRICE))
+        ScheduleConcertCommand(title, venue, dates, tiered_prices(BASE_PRICE))
     )
 
 

@@ -26,6 +26,7 @@ from concert_core.use_cases import (
     ListSeats,
     Pay,
     PaymentHistory,
+    QueueOverview,
     QueueStatus,
     ReleaseHold,
     ScheduleConcert,
@@ -39,6 +40,7 @@ class ConcertService:
     schedule_concert: ScheduleConcert
     issue_token: IssueToken
     queue_status: QueueStatus
+    queue_overview: QueueOverview
     leave_queue: LeaveQueue
     admit_waiting: AdmitWaiting
     expire_lapsed: ExpireLapsed
@@ -70,6 +72,7 @@ class ConcertService:
             schedule_concert=ScheduleConcert(uow),
             issue_token=IssueToken(uow, queue, codec, clock, policy),
             queue_status=QueueStatus(gate, clock, policy),
+            queue_overview=QueueOverview(queue, uow, clock),
             leave_queue=LeaveQueue(gate, queue, uow, clock),
             admit_waiting=AdmitWaiting(queue, uow, clock),
             expire_lapsed=ExpireLapsed(queue, uow, clock),

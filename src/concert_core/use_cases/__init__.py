@@ -15,6 +15,7 @@ from concert_core.use_cases.list_dates import ListDates, ListDatesQuery
 from concert_core.use_cases.list_seats import ListSeats, ListSeatsQuery, SeatMap, SeatView
 from concert_core.use_cases.pay import Pay, PayCommand, PaymentReceipt
 from concert_core.use_cases.payment_history import PaymentHistory
+from concert_core.use_cases.queue_overview import QueueOverview
 from concert_core.use_cases.queue_status import QueueStatus
 from concert_core.use_cases.release_hold import ReleaseHold
 from concert_core.use_cases.schedule_concert import (
@@ -49,6 +50,7 @@ __all__ = [
     "PayCommand",
     "PaymentHistory",
     "PaymentReceipt",
+    "QueueOverview",
     "QueueStatus",
     "QueueView",
     "ReleaseHold",

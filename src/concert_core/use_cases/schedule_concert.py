@@ -46,6 +46,11 @@ class ScheduleConcert:
     """Add a concert with its performance dates, each with 50 priced seats.
 
     An operator's use case (seeding, the CLI); fans never reach it.
+
+    Rules:
+    - a concert is named by its title and venue: scheduling one that exists adds only
+      the dates it does not have yet, so scheduling again changes nothing;
+    - a date's seats and prices are set when the date is added, never changed after.
     """
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
@@ -53,7 +58,14 @@ class ScheduleConcert:
 
     async def __call__(self, command: ScheduleConcertCommand) -> Concert:
         async with self._uow() as uow:
-            concert = await uow.catalogue.add_concert(command.title, command.venue)
+            known = [
+                c
+                for c in await uow.catalogue.list_concerts()
+                if (c.title, c.venue) == (command.title, command.venue)
+            ]
+            concert = (
+                known[0] if known else await uow.catalogue.add_concert(command.title, command.venue)
+            )
             for date in command.dates:
                 await uow.catalogue.add_date(concert.concert_id, date, command.prices)
             await uow.commit()

@@ -1,0 +1,146 @@
+"""The ``concert`` CLI: every command, its output, and its exit codes."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from entrypoints.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A fresh SQLite file; the default policy."""
+    return {"CONCERT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
+
+
+def concert(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def seeded(env: dict[str, str]) -> dict[str, str]:
+    assert concert(env, "db", "upgrade")[0] == 0
+    assert concert(env, "seed", "--concerts", "2", "--dates", "3")[0] == 0
+    return env
+
+
+def test_every_command_has_help(env: dict[str, str]) -> None:
+    for command in (
+        [],
+        ["serve"],
+        ["db", "upgrade"],
+        ["seed"],
+        ["queue", "admit"],
+        ["queue", "stats"],
+        ["expire"],
+        ["wallet", "charge"],
+        ["wallet", "show"],
+    ):
+        code, output = concert(env, *command, "--help")
+        assert code == 0, command
+        assert "Usage" in output
+
+
+def test_db_upgrade_migrates_and_is_safe_to_run_again(env: dict[str, str]) -> None:
+    assert concert(env, "db", "upgrade")[0] == 0
+    code, output = concert(env, "db", "upgrade")
+    assert code == 0
+    assert "revision 0001" in output
+
+
+def test_commands_refuse_an_unmigrated_database(env: dict[str, str]) -> None:
+    code, output = concert(env, "queue", "stats")
+    assert code == 1
+    assert "concert db upgrade" in output
+
+
+def test_seed_adds_the_demo_once(seeded: dict[str, str]) -> None:
+    code, output = concert(seeded, "seed", "--concerts", "2", "--dates", "3")
+    assert code == 0
+    assert "0 concerts added, 2 in all" in output
+    code, output = concert(seeded, "queue", "stats")
+    assert code == 0
+    assert "│ 1 " in output
+    assert "│ 2 " in output
+    assert "│ 3 " not in output
+
+
+def test_seed_shows_progress_and_validates_its_options(env: dict[str, str]) -> None:
+    concert(env, "db", "upgrade")
+    code, output = concert(env, "seed", "--concerts", "1", "--dates", "2", "--price", "50000")
+    assert code == 0
+    assert "seeding" in output
+    assert "100%" in output
+    assert "1 concerts added" in output
+    assert concert(env, "seed", "--price", "5")[0] == 2
+    assert concert(env, "seed", "--dates", "0")[0] == 2
+
+
+def test_wallet_charge_and_show(seeded: dict[str, str]) -> None:
+    user = str(uuid.uuid4())
+    code, output = concert(seeded, "wallet", "charge", user, "50,000")
+    assert (code, output.strip()) == (0, f"{user} balance 50,000 won")
+    concert(seeded, "wallet", "charge", user, "25000")
+    code, output = concert(seeded, "wallet", "show", user)
+    assert (code, output.strip()) == (0, f"{user} balance 75,000 won")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["wallet", "charge", "not-a-uuid", "100"], 1, "VALIDATION_ERROR"),
+        (["wallet", "charge", str(uuid.uuid4()), "0"], 1, "VALIDATION_ERROR"),
+        (["wallet", "charge", str(uuid.uuid4()), "10000001"], 1, "VALIDATION_ERROR"),
+        (["wallet", "charge", str(uuid.uuid4()), "lots"], 2, "not a whole number"),
+        (["wallet", "show", "nobody"], 1, "VALIDATION_ERROR"),
+        (["queue", "stats", "--concert", "99"], 1, "NOT_FOUND"),
+        (["queue", "admit", "--concert", "99"], 1, "NOT_FOUND"),
+        (["queue", "admit", "--concert", "zero"], 2, ""),
+    ],
+)
+def test_bad_arguments_fail_in_one_line_with_a_non_zero_code(
+    seeded: dict[str, str], args: list[str], code: int, message: str
+) -> None:
+    got, output = concert(seeded, *args)
+    assert got == code
+    assert message in output
+    if code == 1:
+        assert output.strip().count("\n") == 0
+        assert output.startswith("error: ")
+
+
+def test_queue_admit_and_stats_and_expire(seeded: dict[str, str]) -> None:
+    code, output = concert(seeded, "queue", "admit")
+    assert code == 0
+    assert "concert 1: 0 admitted" in output
+    code, output = concert(seeded, "queue", "admit", "--concert", "2")
+    assert (code, output.strip()) == (0, "concert 2: 0 admitted")
+    code, output = concert(seeded, "expire")
+    assert (code, output.strip()) == (0, "0 tokens expired, 0 holds released")
+
+
+def test_bad_configuration_is_exit_code_2(seeded: dict[str, str]) -> None:
+    code, output = concert({**seeded, "CONCERT_ACTIVE_CAPACITY": "lots"}, "queue", "stats")
+    assert code == 2
+    assert "CONCERT_ACTIVE_CAPACITY" in output
+
+
+def test_an_unreachable_database_is_a_clear_error() -> None:
+    env = {"CONCERT_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    code, output = concert(env, "queue", "stats")
+    assert code == 1
+    assert "SERVICE_UNAVAILABLE" in output
+    assert "Traceback" not in output
+
+
+def test_serve_refuses_several_workers_on_memory_storage() -> None:
+    code, output = concert({"CONCERT_DATABASE_URL": "memory://"}, "serve", "--workers", "2")
+    assert code == 2
+    assert "in-memory" in output
