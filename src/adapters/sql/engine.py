@@ -66,10 +66,23 @@ def as_unavailable(error: BaseException) -> ServiceUnavailableError | None:
     """
     unreachable = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, OSError)
     lost = isinstance(error, exc.DBAPIError) and error.connection_invalidated
-    if not (isinstance(error, unreachable) or lost):
+    if not (isinstance(error, unreachable) or lost or _is_transient(error)):
         return None
     _log.warning("database unavailable: %s", error)
     return ServiceUnavailableError("the database is unavailable; try again shortly")
+
+
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
+"""Serialization failure, deadlock, lock not available, statement timeout: the
+transaction was rolled back whole and the request may simply be tried again."""
+
+
+def _is_transient(error: BaseException) -> bool:
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    original = error.orig
+    code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return code in TRANSIENT_SQLSTATES
 
 
 @contextlib.contextmanager

@@ -45,11 +45,12 @@ class SqlIdempotencyStore:
     async def begin(
         self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
     ) -> Mapping[str, JsonValue] | None:
-        try:
-            return await self._begin(key, fingerprint, claim_id, now)
-        except IntegrityError:
-            # A concurrent first request inserted the key between our read and insert.
-            return await self._begin(key, fingerprint, claim_id, now)
+        for _ in range(2):
+            try:
+                return await self._begin(key, fingerprint, claim_id, now)
+            except IntegrityError:
+                continue  # a concurrent request inserted the key between read and insert
+        return await self._begin(key, fingerprint, claim_id, now)
 
     async def _begin(
         self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime

@@ -37,6 +37,9 @@ from concert_core.policy import Policy
 
 _q = t.queue_tokens.c
 _LIVE = (TokenStatus.WAITING.value, TokenStatus.ACTIVE.value)
+_CHUNK = 5_000
+"""Rows per ``IN (...)`` list: drivers cap bind parameters (asyncpg at 32,767)."""
+_ATTEMPTS = 3
 
 
 def _token(row: Row[Any]) -> QueueToken:
@@ -136,11 +139,12 @@ class SqlQueueStore:
     async def issue(
         self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> IssueOutcome:
-        try:
-            return await self._issue(user_id, concert_id, token_id, now)
-        except IntegrityError:
-            # Another request of this user's inserted a live token first: return it.
-            return await self._issue(user_id, concert_id, token_id, now)
+        for _ in range(_ATTEMPTS - 1):
+            try:
+                return await self._issue(user_id, concert_id, token_id, now)
+            except IntegrityError:
+                continue  # another request of this user's inserted a live token first
+        return await self._issue(user_id, concert_id, token_id, now)
 
     async def _issue(
         self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -261,10 +265,11 @@ class SqlQueueStore:
                 .with_for_update()
             )
             tokens = [_token(row) for row in await c.execute(query)]
-            if tokens:
+            for start in range(0, len(tokens), _CHUNK):
+                chunk = [x.sequence for x in tokens[start : start + _CHUNK]]
                 await c.execute(
                     update(t.queue_tokens)
-                    .where(_q.sequence.in_([x.sequence for x in tokens]), _q.status == status.value)
+                    .where(_q.sequence.in_(chunk), _q.status == status.value)
                     .values(status=TokenStatus.EXPIRED.value)
                 )
             ended.extend(tokens)
@@ -322,6 +327,7 @@ class SqlQueueStore:
         self, concert_id: ConcertId, now: dt.datetime, limit: int
     ) -> list[QueueToken]:
         async with self._transaction() as c:
+            await advisory_lock(c, concert_id)  # one order of token locks with `admit`
             return await self._lapsed(c, concert_id, now, limit)
 
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:

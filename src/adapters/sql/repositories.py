@@ -336,10 +336,17 @@ class SqlReservationRepository(_Repository):
         found.check_owner(user)
         return found
 
-    async def _release(self, reservation: Reservation) -> bool:
-        """Seat first, then the reservation (the lock order)."""
+    async def _release(self, reservation: Reservation, *condition: Any) -> bool:
+        """Release a hold if it is still HELD (and meets ``condition``), then free its
+        seat. The seat row is locked first (the lock order), so a concurrent hold that
+        moves this reservation to another token is either seen or waited for."""
+        await self._c.execute(
+            select(t.seats.c.seat_no).where(_seat_is(reservation.seat)).with_for_update()
+        )
+        if not await _mark_released(self._c, reservation.reservation_id, *condition):
+            return False
         await _free_seat(self._c, reservation.seat, reservation.reservation_id)
-        return await _mark_released(self._c, reservation.reservation_id)
+        return True
 
     async def release(
         self, reservation_id: ReservationId, user_id: UserId, now: dt.datetime
@@ -361,7 +368,9 @@ class SqlReservationRepository(_Repository):
         )
         released = 0
         for reservation in [_reservation(row) for row in rows]:
-            released += await self._release(reservation)
+            # Only if the hold still belongs to this token: the fan's next turn may have
+            # taken it over meanwhile (HoldRequest from a later token).
+            released += await self._release(reservation, r.token_id == token_id)
         return released
 
     async def confirm(
@@ -412,8 +421,8 @@ class SqlReservationRepository(_Repository):
             .order_by(r.held_until)
             .limit(limit)
         )
-        if is_postgres(self._c):
-            query = query.with_for_update(skip_locked=True)
+        # No lock here: reservations are locked only after their seat (the lock order);
+        # every statement below re-checks that the hold is still lapsed.
         lapsed = [_reservation(row) for row in await self._c.execute(query)]
         released = 0
         for reservation in sorted(lapsed, key=lambda x: x.seat):
