@@ -26,10 +26,12 @@ format: install
 test: check
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest
 
-# The REST API and `concert serve` arrive with the API issue; until then `make run`
-# installs the project and runs the README's library example: a whole fan journey.
+# The embedded deployment: migrate the SQLite file, seed the demo (once), and serve on
+# http://127.0.0.1:8000 (docs at /schema). CONCERT_* variables configure it.
 run: install
-	$(BIN)/python tests/readme_example.py
+	$(BIN)/concert db upgrade
+	$(BIN)/concert seed
+	$(BIN)/concert serve
 
 # Re-pin every dependency to what is installed now (after changing pyproject.toml).
 lock: install

@@ -1,0 +1,5 @@
+"""The REST API (Litestar): ``create_app(settings)`` builds it."""
+
+from entrypoints.http.app import create_app, start_background
+
+__all__ = ["create_app", "start_background"]

@@ -1,0 +1,232 @@
+"""The Litestar application: routes, dependencies, errors, metrics and OpenAPI.
+
+``create_app(settings)`` builds it; the container's resources (storage) are opened in
+the app's lifespan and closed with it. Handlers get their use case through Litestar's
+``Provide``, reading the ``ConcertService`` the lifespan put on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from litestar import Litestar, Response, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from concert_core import ConcertService
+from entrypoints.background import SWEEP_INTERVAL, repeat
+from entrypoints.container import Container
+from entrypoints.http.controllers import (
+    ConcertController,
+    OpsController,
+    PaymentController,
+    QueueController,
+    ReservationController,
+    UserController,
+)
+from entrypoints.http.controllers._common import QUEUE_TOKEN_SCHEME, bearer_token
+from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
+from entrypoints.http.metrics import Metrics, TimingMiddleware
+from entrypoints.http.schemas import JsonRequest
+from entrypoints.settings import Settings
+
+API_PREFIX = "/api/v1"
+API_VERSION = "1.0.0"
+MAX_BODY_BYTES = 64 * 1024
+"""Every request body the API takes is a few hundred bytes; more is refused (413)."""
+
+USE_CASES = (
+    "issue_token",
+    "queue_status",
+    "leave_queue",
+    "list_concerts",
+    "list_dates",
+    "list_seats",
+    "hold_seat",
+    "get_reservation",
+    "release_hold",
+    "charge_wallet",
+    "get_balance",
+    "pay",
+    "payment_history",
+)
+"""The ``ConcertService`` attributes handlers may ask for by name."""
+
+_DESCRIPTION = """\
+Concert ticket reservations with a virtual waiting room.
+
+1. `POST /api/v1/queue/tokens` gives a queue token (a JWT); send it as
+   `Authorization: Bearer <token>`.
+2. Poll `GET /api/v1/queue/status` (honour `poll_after_seconds` / `Retry-After`)
+   until the token is `ACTIVE`.
+3. Browse dates and seats, hold a seat, top up the wallet and pay: the token is then
+   `EXPIRED`, and the seat is yours.
+
+Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`.
+Charges and payments honour an `Idempotency-Key` header.
+"""
+
+
+def create_app(
+    settings: Settings, *, container: Container | None = None, background: bool = False
+) -> Litestar:
+    """The HTTP API over the service ``settings`` (or a ready ``container``) describes.
+
+    ``background=True`` also runs the admission and expiry loops while the app lives
+    (see :func:`start_background`); with ``False`` nothing runs in the background.
+    """
+    if container is None:
+        container = Container(settings=settings)
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await _maybe_await(container.init_resources())
+        try:
+            app.state.storage = await _maybe_await(container.storage())
+            app.state.service = await _maybe_await(container.service())
+            app.state.clock = container.clock()
+            tasks = await start_background(app) if background else []
+            try:
+                yield
+            finally:
+                await _stop(tasks)
+        finally:
+            await _maybe_await(container.shutdown_resources())
+
+    api = Router(
+        API_PREFIX,
+        route_handlers=[
+            QueueController,
+            ConcertController,
+            ReservationController,
+            PaymentController,
+            UserController,
+        ],
+    )
+    return Litestar(
+        route_handlers=[api, OpsController],
+        lifespan=[lifespan],
+        state=State({"metrics": metrics, "settings": settings}),
+        dependencies=_dependencies(),
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[TimingMiddleware()],
+        before_send=[metrics.before_send],
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=_openapi_config(),
+        request_class=JsonRequest,
+        logging_config=None,  # the process (CLI, server) configures logging, not the app
+    )
+
+
+async def start_background(app: Litestar) -> list[asyncio.Task[None]]:
+    """Start the admission and expiry loops for the app's lifetime (``background=True``);
+    the lifespan cancels and awaits them on shutdown."""
+    service: ConcertService = app.state.service
+    return [
+        asyncio.create_task(
+            repeat("admission", service.admit_waiting, service.policy.admission_interval),
+            name="admission loop",
+        ),
+        asyncio.create_task(
+            repeat("expiry sweep", service.expire_lapsed, SWEEP_INTERVAL), name="expiry sweeper"
+        ),
+    ]
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _maybe_await(value: Any) -> Any:
+    """dependency-injector returns an awaitable when an async resource is involved, and
+    the plain value when a test overrides it with an object."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _dependencies() -> dict[str, Provide]:
+    dependencies = {name: Provide(_use_case(name), sync_to_thread=False) for name in USE_CASES}
+    dependencies.update(
+        service=Provide(_from_state("service"), sync_to_thread=False),
+        storage=Provide(_from_state("storage"), sync_to_thread=False),
+        clock=Provide(_from_state("clock"), sync_to_thread=False),
+        metrics=Provide(_from_state("metrics"), sync_to_thread=False),
+        token=Provide(bearer_token, sync_to_thread=False),
+    )
+    return dependencies
+
+
+def _use_case(name: str) -> Callable[[State], Any]:
+    def provide(state: State) -> Any:
+        service: ConcertService = state.service
+        return getattr(service, name)
+
+    provide.__name__ = f"provide_{name}"
+    return provide
+
+
+def _from_state(name: str) -> Callable[[State], Any]:
+    def provide(state: State) -> Any:
+        return state[name]
+
+    provide.__name__ = f"provide_{name}"
+    return provide
+
+
+def _docs_not_found(response: Response[Any]) -> Response[Any]:
+    """The docs router answers unknown paths with an HTML page; make it a problem."""
+    if response.status_code == 404:
+        return problem_response("NOT_FOUND", "no such resource")
+    return response
+
+
+def _openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Concert reservations",
+        version=API_VERSION,
+        description=_DESCRIPTION,
+        path="/schema",
+        render_plugins=[
+            ScalarRenderPlugin(path="/"),
+            SwaggerRenderPlugin(path="/swagger"),
+            RedocRenderPlugin(path="/redoc"),
+        ],
+        openapi_router=Router(
+            "/schema", route_handlers=[], include_in_schema=False, after_request=_docs_not_found
+        ),
+        components=Components(
+            security_schemes={
+                QUEUE_TOKEN_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="The queue token from POST /api/v1/queue/tokens.",
+                )
+            }
+        ),
+        tags=[
+            Tag(name="queue", description="The virtual waiting room."),
+            Tag(name="concerts", description="Concerts, dates and seats."),
+            Tag(name="reservations", description="Seat holds."),
+            Tag(name="payments", description="Paying for holds."),
+            Tag(name="wallet", description="Balances, charges and payment history."),
+            Tag(name="operations", description="Health and metrics."),
+        ],
+        use_handler_docstrings=False,
+    )
+
+
+__all__ = ["create_app", "start_background"]

@@ -1,0 +1,17 @@
+"""One controller per resource of SPEC section 4."""
+
+from entrypoints.http.controllers.concerts import ConcertController
+from entrypoints.http.controllers.ops import OpsController
+from entrypoints.http.controllers.payments import PaymentController
+from entrypoints.http.controllers.queue import QueueController
+from entrypoints.http.controllers.reservations import ReservationController
+from entrypoints.http.controllers.users import UserController
+
+__all__ = [
+    "ConcertController",
+    "OpsController",
+    "PaymentController",
+    "QueueController",
+    "ReservationController",
+    "UserController",
+]

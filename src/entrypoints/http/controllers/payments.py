@@ -1,0 +1,48 @@
+"""Payments for held seats, from the wallet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_201_CREATED
+
+from concert_core.use_cases import Pay, PayCommand
+from entrypoints.http.controllers._common import SECURED, IdempotencyKeyHeader
+from entrypoints.http.errors import problem_responses
+from entrypoints.http.metrics import Metrics
+from entrypoints.http.schemas import PaymentResponse, PayRequest, strict_body
+
+
+class PaymentController(Controller):
+    path = "/payments"
+    tags = ("payments",)
+
+    @post(
+        "/",
+        summary="Pay for held seats",
+        description=(
+            "Pays for one or more of the caller's live holds, all or nothing; the queue "
+            "token is EXPIRED afterwards. With an `Idempotency-Key`, a retry gets the first "
+            "receipt back (even though the token has expired), a retry while the first is "
+            "running is 409, and the same key with other reservations is 422."
+        ),
+        status_code=HTTP_201_CREATED,
+        security=SECURED,
+        responses=problem_responses(401, 402, 403, 404, 409, 410, 422, body=True),
+    )
+    async def pay(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[PayRequest],
+        token: NamedDependency[str],
+        pay: NamedDependency[Pay],
+        metrics: NamedDependency[Metrics],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> PaymentResponse:
+        body = await strict_body(request, data)
+        receipt = await pay(PayCommand(token, tuple(body.reservation_ids), idempotency_key))
+        metrics.payment_made(receipt.payment_id, len(receipt.reservation_ids))
+        return PaymentResponse.of(receipt)

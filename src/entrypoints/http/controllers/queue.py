@@ -1,0 +1,96 @@
+"""The waiting room: queue tokens and their status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from concert_core.domain import TokenStatus
+from concert_core.use_cases import IssueToken, IssueTokenCommand, LeaveQueue, QueueStatus
+from entrypoints.http.controllers._common import RETRY_AFTER_WHILE_WAITING, SECURED
+from entrypoints.http.errors import problem_responses
+from entrypoints.http.schemas import (
+    IssueTokenRequest,
+    QueueStatusResponse,
+    QueueTokenResponse,
+    strict_body,
+)
+
+
+def _retry_after(status: str, poll_after_seconds: int) -> dict[str, str]:
+    """SPEC: the HTTP reply sets ``Retry-After`` while the token is WAITING."""
+    if status == TokenStatus.WAITING:
+        return {"Retry-After": str(poll_after_seconds)}
+    return {}
+
+
+class QueueController(Controller):
+    path = "/queue"
+    tags = ("queue",)
+
+    @post(
+        "/tokens",
+        summary="Enter the waiting room",
+        description=(
+            "Issues a WAITING queue token for the concert: 201. A user whose token for "
+            "the concert is WAITING or ACTIVE gets that same token and place back: 200."
+        ),
+        status_code=HTTP_201_CREATED,
+        response_headers=[RETRY_AFTER_WHILE_WAITING],
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                QueueTokenResponse, description="The user's live token, place unchanged."
+            ),
+            **problem_responses(404, body=True),
+        },
+    )
+    async def issue(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[IssueTokenRequest],
+        issue_token: NamedDependency[IssueToken],
+    ) -> Response[QueueTokenResponse]:
+        body = await strict_body(request, data)
+        issued = await issue_token(IssueTokenCommand(body.user_id, body.concert_id))
+        reply = QueueTokenResponse.of(issued)
+        return Response(
+            reply,
+            status_code=HTTP_201_CREATED if issued.created else HTTP_200_OK,
+            headers=_retry_after(reply.status, reply.poll_after_seconds),
+        )
+
+    @get(
+        "/status",
+        summary="Poll a queue token",
+        description=(
+            "The token's state, position, estimated wait and polling hint, in any state. "
+            "Polling keeps a WAITING token's place."
+        ),
+        security=SECURED,
+        response_headers=[RETRY_AFTER_WHILE_WAITING],
+        responses=problem_responses(401),
+    )
+    async def status(
+        self, token: NamedDependency[str], queue_status: NamedDependency[QueueStatus]
+    ) -> Response[QueueStatusResponse]:
+        reply = QueueStatusResponse.of(await queue_status(token))
+        return Response(reply, headers=_retry_after(reply.status, reply.poll_after_seconds))
+
+    @delete(
+        "/tokens/me",
+        summary="Leave the waiting room",
+        description=(
+            "Ends a WAITING or ACTIVE token, freeing its place and releasing its unpaid holds."
+        ),
+        security=SECURED,
+        responses=problem_responses(401, 403),
+    )
+    async def leave(
+        self, token: NamedDependency[str], leave_queue: NamedDependency[LeaveQueue]
+    ) -> None:
+        await leave_queue(token)

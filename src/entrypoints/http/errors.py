@@ -1,0 +1,240 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+One table, :data:`PROBLEMS`, maps every error code to its HTTP status and title: the
+domain's codes (SPEC section 4's error table) and the few the transport adds
+(``METHOD_NOT_ALLOWED``, ``PAYLOAD_TOO_LARGE``, ``INTERNAL_ERROR``). Litestar's own
+rejections (a body or parameter that does not parse, an unknown route) are turned into
+the same problems, so no request, however malformed, gets anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+from attrs import frozen
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.types import ExceptionHandlersMap
+
+from concert_core.domain import DomainError, TokenNotActiveError
+from entrypoints.http.schemas import Problem
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_UNAVAILABLE_SECONDS = 5
+"""What a 503 asks a client to wait before trying again."""
+RETRY_AFTER_IN_PROGRESS_SECONDS = 1
+"""What a 409 IDEMPOTENCY_IN_PROGRESS asks a client to wait before retrying."""
+_MAX_DETAIL = 500
+
+_log = logging.getLogger(__name__)
+
+
+@frozen
+class ProblemType:
+    status: int
+    title: str
+
+
+PROBLEMS: Mapping[str, ProblemType] = {
+    "VALIDATION_ERROR": ProblemType(400, "Invalid request"),
+    "TOKEN_INVALID": ProblemType(401, "Invalid queue token"),
+    "INSUFFICIENT_BALANCE": ProblemType(402, "Insufficient balance"),
+    "TOKEN_NOT_ACTIVE": ProblemType(403, "Queue token not active"),
+    "NOT_OWNER": ProblemType(403, "Not your reservation"),
+    "NOT_FOUND": ProblemType(404, "Not found"),
+    "METHOD_NOT_ALLOWED": ProblemType(405, "Method not allowed"),
+    "SEAT_UNAVAILABLE": ProblemType(409, "Seat unavailable"),
+    "HOLD_LIMIT_REACHED": ProblemType(409, "Hold limit reached"),
+    "IDEMPOTENCY_IN_PROGRESS": ProblemType(409, "Request still in progress"),
+    "HOLD_EXPIRED": ProblemType(410, "Hold expired"),
+    "PAYLOAD_TOO_LARGE": ProblemType(413, "Request body too large"),
+    "IDEMPOTENCY_KEY_REUSED": ProblemType(422, "Idempotency key reused"),
+    "INTERNAL_ERROR": ProblemType(500, "Internal server error"),
+    "SERVICE_UNAVAILABLE": ProblemType(503, "Service unavailable"),
+}
+"""Every error code the API answers with, and its HTTP status."""
+
+_CODE_OF_HTTP_STATUS = {
+    400: "VALIDATION_ERROR",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+}
+"""Litestar's own rejections, by status."""
+
+
+def type_uri(code: str) -> str:
+    return "urn:concert:problem:" + code.lower().replace("_", "-")
+
+
+def problem(code: str, detail: str, **extensions: Any) -> Problem:
+    kind = PROBLEMS[code]
+    return Problem(
+        type=type_uri(code),
+        title=kind.title,
+        status=kind.status,
+        detail=detail[:_MAX_DETAIL],
+        code=code,
+        **extensions,
+    )
+
+
+def problem_response(
+    code: str, detail: str, *, headers: Mapping[str, str] | None = None, **extensions: Any
+) -> Response[Problem]:
+    body = problem(code, detail, **extensions)
+    all_headers = dict(headers or {})
+    if code == "SERVICE_UNAVAILABLE":
+        all_headers.setdefault("Retry-After", str(RETRY_AFTER_UNAVAILABLE_SECONDS))
+    elif code == "IDEMPOTENCY_IN_PROGRESS":
+        all_headers.setdefault("Retry-After", str(RETRY_AFTER_IN_PROGRESS_SECONDS))
+    elif code == "TOKEN_INVALID":
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="queue"')
+    return Response(
+        body, status_code=body.status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
+    )
+
+
+def domain_error_response(_: Request[Any, Any, Any], error: DomainError) -> Response[Problem]:
+    if error.code not in PROBLEMS:
+        _log.error("domain error %s has no HTTP status", error.code, exc_info=error)
+        return problem_response("INTERNAL_ERROR", "the server failed to handle the request")
+    if isinstance(error, TokenNotActiveError):
+        return problem_response(
+            error.code,
+            error.detail,
+            token_status=str(error.token_status),
+            position=error.position,
+        )
+    return problem_response(error.code, error.detail)
+
+
+def http_error_response(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
+    """Litestar's own rejections: unparsable input, unknown route, wrong method, size."""
+    code = _CODE_OF_HTTP_STATUS.get(error.status_code)
+    if code is None:
+        if error.status_code >= 500:
+            return unexpected_error_response(request, error)
+        # Other client errors Litestar might raise: a problem of their own status.
+        return _plain_problem(error)
+    allow = {k.lower(): v for k, v in (error.headers or {}).items()}.get("allow")
+    headers = {"Allow": allow} if allow else {}
+    return problem_response(code, _detail(error), headers=headers)
+
+
+def unexpected_error_response(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[Problem]:
+    """The last resort: a bug. Logged in full; the client gets a problem, never a page."""
+    _log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=error)
+    return problem_response("INTERNAL_ERROR", "the server failed to handle the request")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: domain_error_response,
+    HTTPException: http_error_response,
+    Exception: unexpected_error_response,
+}
+
+
+def _detail(error: HTTPException) -> str:
+    if error.status_code == 404:
+        return "no such resource"
+    if error.status_code == 405:
+        return "this resource does not support that method"
+    if error.status_code == 413:
+        return "the request body is too large"
+    if isinstance(error, ValidationException) and isinstance(error.extra, list) and error.extra:
+        parts = []
+        for item in error.extra:
+            if isinstance(item, dict):
+                key, message = item.get("key"), item.get("message", "invalid")
+                if key == "data" and message == "'data'":  # Litestar's word for no body
+                    parts.append("a JSON body is required")
+                else:
+                    parts.append(f"{key}: {message}" if key else str(message))
+        if parts:
+            return "invalid request: " + "; ".join(parts)
+    return f"invalid request: {error.detail}" if error.detail else "invalid request"
+
+
+def _plain_problem(error: HTTPException) -> Response[Problem]:
+    body = Problem(
+        type="about:blank",
+        title=error.detail or "Client error",
+        status=error.status_code,
+        detail=(error.detail or "the request was refused")[:_MAX_DETAIL],
+        code=f"HTTP_{error.status_code}",
+    )
+    return Response(
+        body,
+        status_code=error.status_code,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=dict(error.headers or {}),
+    )
+
+
+# --- OpenAPI ------------------------------------------------------------------------------
+
+_STATUS_DESCRIPTIONS = {
+    400: "VALIDATION_ERROR: malformed body, parameter or header.",
+    401: "TOKEN_INVALID: missing, malformed, forged or unknown queue token.",
+    402: "INSUFFICIENT_BALANCE: the wallet holds less than the amount due.",
+    403: "TOKEN_NOT_ACTIVE (with token_status and position) or NOT_OWNER.",
+    404: "NOT_FOUND: unknown concert, date or reservation.",
+    409: "SEAT_UNAVAILABLE, HOLD_LIMIT_REACHED or IDEMPOTENCY_IN_PROGRESS.",
+    410: "HOLD_EXPIRED: the hold lapsed, was released or is already paid.",
+    413: "PAYLOAD_TOO_LARGE: the body is over the size limit.",
+    422: "IDEMPOTENCY_KEY_REUSED: the key was first used with a different request.",
+    500: "INTERNAL_ERROR: a bug; it is logged.",
+    503: "SERVICE_UNAVAILABLE: storage or queue unreachable; see Retry-After.",
+}
+_EXAMPLE_CODE = {
+    400: "VALIDATION_ERROR",
+    401: "TOKEN_INVALID",
+    402: "INSUFFICIENT_BALANCE",
+    403: "TOKEN_NOT_ACTIVE",
+    404: "NOT_FOUND",
+    409: "SEAT_UNAVAILABLE",
+    410: "HOLD_EXPIRED",
+    413: "PAYLOAD_TOO_LARGE",
+    422: "IDEMPOTENCY_KEY_REUSED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+ALWAYS = (400, 500, 503)
+"""Any operation may answer these."""
+
+
+def problem_responses(*statuses: int, body: bool = False) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems an operation answers with (plus :data:`ALWAYS`,
+    and 413 when it takes a ``body``)."""
+    wanted = set(statuses) | set(ALWAYS) | ({413} if body else set())
+    specs = {}
+    for status in sorted(wanted):
+        example = problem(_EXAMPLE_CODE[status], "what went wrong, for a person to read")
+        if status == 403:
+            example = problem(
+                "TOKEN_NOT_ACTIVE",
+                "the token is WAITING, not ACTIVE",
+                token_status="WAITING",
+                position=42,
+            )
+        specs[status] = ResponseSpec(
+            data_container=Problem,
+            description=_STATUS_DESCRIPTIONS[status],
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+            examples=[Example(summary=example.code, value=_as_dict(example))],
+        )
+    return specs
+
+
+def _as_dict(body: Problem) -> dict[str, Any]:
+    builtins: dict[str, Any] = msgspec.to_builtins(body)
+    return builtins

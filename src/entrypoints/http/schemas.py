@@ -1,0 +1,347 @@
+"""The HTTP API's bodies: msgspec Structs, apart from the domain (SPEC section 4).
+
+Requests are decoded twice: leniently by Litestar (for its OpenAPI document and
+first checks), then strictly by :func:`strict_body`, so that ``"5"``, ``5.0`` or
+``true`` is never taken for the integer 5. Replies are built from use-case results
+by the ``of`` constructors. Dates are ``YYYY-MM-DD``, datetimes ISO 8601 with a
+timezone, ids strings, money integer won.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import ClientException
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from concert_core.domain import Concert, DateAvailability, Payment, ValidationError
+from concert_core.domain.values import MAX_CHARGE, MAX_PRICE, MIN_CHARGE, SEATS_PER_DATE
+from concert_core.use_cases import (
+    Balance,
+    IssuedToken,
+    PaymentReceipt,
+    QueueView,
+    ReservationView,
+    SeatMap,
+)
+from concert_core.use_cases.pay import MAX_RESERVATIONS_PER_PAYMENT
+
+S = TypeVar("S", bound=Struct)
+
+MAX_CONCERT_ID = 2**63 - 1
+
+_USER = "3f2b8a4e-6f1d-4c2e-9a57-0b8c1d2e3f40"
+_RESERVATION = "9b1de2a0-5c6f-4f0e-8a3b-7d2c1e0f9a18"
+_PAYMENT = "c5a7e3d1-2b4f-4e6a-9c8d-1f0e2d3c4b5a"
+_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZjJi...In0.c2lnbmF0dXJl"
+
+UserIdField = Annotated[uuid.UUID, Meta(description="The user's UUID.", examples=[_USER])]
+ConcertIdField = Annotated[
+    int, Meta(ge=1, le=MAX_CONCERT_ID, description="The concert's id.", examples=[1])
+]
+DateField = Annotated[
+    dt.date, Meta(description="A performance date, YYYY-MM-DD.", examples=["2026-12-24"])
+]
+SeatNoField = Annotated[
+    int,
+    Meta(ge=1, le=SEATS_PER_DATE, description="Seat number, 1 to 50.", examples=[7]),
+]
+PriceField = Annotated[
+    int, Meta(ge=0, le=MAX_PRICE, description="Price in won (integer).", examples=[150_000])
+]
+MoneyField = Annotated[int, Meta(ge=0, description="An amount in won (integer).")]
+ReservationIdField = Annotated[
+    uuid.UUID, Meta(description="A reservation's UUID.", examples=[_RESERVATION])
+]
+TokenState = Literal["WAITING", "ACTIVE", "EXPIRED"]
+SeatState = Literal["AVAILABLE", "HELD", "SOLD"]
+ReservationState = Literal["HELD", "CONFIRMED", "RELEASED"]
+
+TokenStatusField = Annotated[
+    TokenState,
+    Meta(description="The queue token's state.", examples=["WAITING"]),
+]
+ReservationStatusField = Annotated[
+    ReservationState,
+    Meta(description="The reservation's state.", examples=["HELD"]),
+]
+Timestamp = Annotated[
+    dt.datetime, Meta(description="ISO 8601 with timezone.", examples=["2026-12-01T12:05:00Z"])
+]
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+class IssueTokenRequest(Struct, kw_only=True):
+    """Enter a concert's waiting room."""
+
+    user_id: UserIdField
+    concert_id: ConcertIdField
+
+
+class HoldSeatRequest(Struct, kw_only=True):
+    """Hold one seat of one performance."""
+
+    concert_id: ConcertIdField
+    date: DateField
+    seat_no: SeatNoField
+
+
+class PayRequest(Struct, kw_only=True):
+    """Pay for one or more of the caller's held seats."""
+
+    reservation_ids: Annotated[
+        list[ReservationIdField],
+        Meta(
+            min_length=1,
+            max_length=MAX_RESERVATIONS_PER_PAYMENT,
+            description="The caller's live holds to pay for, each once.",
+            examples=[[_RESERVATION]],
+        ),
+    ]
+
+
+class ChargeRequest(Struct, kw_only=True):
+    """Top up a wallet."""
+
+    amount: Annotated[
+        int,
+        Meta(
+            ge=MIN_CHARGE,
+            le=MAX_CHARGE,
+            description="Won to add, 1 to 10,000,000.",
+            examples=[200_000],
+        ),
+    ]
+
+
+async def strict_body(request: Request[Any, Any, Any], data: S) -> S:
+    """``data`` decoded again from the raw body, strictly: no type is coerced.
+
+    Litestar has already checked the body leniently (it turns ``"5"`` into 5); this
+    pass rejects whatever only that leniency let through, and a body that is not
+    declared as JSON.
+    """
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            raise ValidationError("the body must be JSON, sent as Content-Type: application/json")
+    try:
+        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
+    except msgspec.ValidationError as error:
+        raise ValidationError(f"invalid body: {error}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        raise ValidationError("the body is not valid JSON") from None
+
+
+class JsonRequest(Request[Any, Any, Any]):
+    """The app's request class: a body msgspec cannot decode is a client error.
+
+    msgspec raises ``UnicodeDecodeError`` for invalid UTF-8 inside a JSON string and
+    ``RecursionError`` for absurd nesting; Litestar would let both through as a 500.
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except (UnicodeDecodeError, RecursionError):
+            raise ClientException("the body is not valid JSON") from None
+
+
+# --- replies ----------------------------------------------------------------------------
+
+
+class QueueStatusResponse(Struct, kw_only=True):
+    """A queue token's state, place in line and polling hint."""
+
+    user_id: UserIdField
+    concert_id: ConcertIdField
+    status: TokenStatusField
+    position: Annotated[
+        int | None,
+        Meta(description="1-based place among WAITING tokens; null unless WAITING.", examples=[42]),
+    ]
+    estimated_wait_seconds: Annotated[
+        int | None,
+        Meta(description="Expected seconds until admission; 0 when ACTIVE.", examples=[120]),
+    ]
+    poll_after_seconds: Annotated[
+        int, Meta(ge=1, description="Poll again after this many seconds.", examples=[1])
+    ]
+    active_until: Annotated[
+        dt.datetime | None,
+        Meta(description="When an ACTIVE token's turn ends (ISO 8601); null otherwise."),
+    ]
+
+    @classmethod
+    def of(cls, view: QueueView) -> QueueStatusResponse:
+        return cls(**_queue_fields(view))
+
+
+class QueueTokenResponse(Struct, kw_only=True):
+    """A queue token (a JWT to send as ``Authorization: Bearer``) and its state."""
+
+    token: Annotated[str, Meta(description="The queue token (JWT).", examples=[_TOKEN])]
+    user_id: UserIdField
+    concert_id: ConcertIdField
+    status: TokenStatusField
+    position: Annotated[int | None, Meta(examples=[42])]
+    estimated_wait_seconds: Annotated[int | None, Meta(examples=[120])]
+    poll_after_seconds: Annotated[int, Meta(ge=1, examples=[1])]
+    active_until: dt.datetime | None
+
+    @classmethod
+    def of(cls, issued: IssuedToken) -> QueueTokenResponse:
+        return cls(token=issued.token, **_queue_fields(issued.view))
+
+
+def _queue_fields(view: QueueView) -> dict[str, Any]:
+    return {
+        "user_id": view.user_id,
+        "concert_id": view.concert_id,
+        "status": view.status.value,
+        "position": view.position,
+        "estimated_wait_seconds": view.estimated_wait_seconds,
+        "poll_after_seconds": view.poll_after_seconds,
+        "active_until": view.active_until,
+    }
+
+
+class ConcertResponse(Struct, kw_only=True):
+    concert_id: ConcertIdField
+    title: Annotated[str, Meta(examples=["Winter Lights"])]
+    venue: Annotated[str, Meta(examples=["Olympic Hall"])]
+
+    @classmethod
+    def of(cls, concert: Concert) -> ConcertResponse:
+        return cls(concert_id=concert.concert_id, title=concert.title, venue=concert.venue)
+
+
+class DateResponse(Struct, kw_only=True):
+    date: DateField
+    available_seats: Annotated[int, Meta(ge=1, le=SEATS_PER_DATE, examples=[48])]
+
+    @classmethod
+    def of(cls, availability: DateAvailability) -> DateResponse:
+        return cls(date=availability.date, available_seats=availability.available_seats)
+
+
+class SeatResponse(Struct, kw_only=True):
+    seat_no: SeatNoField
+    status: Annotated[
+        SeatState,
+        Meta(description="A lapsed hold reads as AVAILABLE.", examples=["AVAILABLE"]),
+    ]
+    price: PriceField
+
+
+class SeatMapResponse(Struct, kw_only=True):
+    date: DateField
+    seats: list[SeatResponse]
+
+    @classmethod
+    def of(cls, seat_map: SeatMap) -> SeatMapResponse:
+        return cls(
+            date=seat_map.date,
+            seats=[
+                SeatResponse(seat_no=s.seat_no, status=s.status.value, price=s.price)
+                for s in seat_map.seats
+            ],
+        )
+
+
+class ReservationResponse(Struct, kw_only=True):
+    reservation_id: ReservationIdField
+    concert_id: ConcertIdField
+    date: DateField
+    seat_no: SeatNoField
+    price: PriceField
+    status: ReservationStatusField
+    held_until: Annotated[
+        dt.datetime | None,
+        Meta(description="When an unpaid hold lapses (ISO 8601); null once paid or released."),
+    ]
+
+    @classmethod
+    def of(cls, view: ReservationView) -> ReservationResponse:
+        return cls(
+            reservation_id=view.reservation_id,
+            concert_id=view.concert_id,
+            date=view.date,
+            seat_no=view.seat_no,
+            price=view.price,
+            status=view.status.value,
+            held_until=view.held_until,
+        )
+
+
+class PaymentResponse(Struct, kw_only=True):
+    payment_id: Annotated[uuid.UUID, Meta(examples=[_PAYMENT])]
+    reservation_ids: list[ReservationIdField]
+    amount: MoneyField
+    balance: Annotated[int, Meta(ge=0, description="The wallet's balance after paying.")]
+    paid_at: Timestamp
+
+    @classmethod
+    def of(cls, receipt: PaymentReceipt) -> PaymentResponse:
+        return cls(
+            payment_id=receipt.payment_id,
+            reservation_ids=list(receipt.reservation_ids),
+            amount=receipt.amount,
+            balance=receipt.balance,
+            paid_at=receipt.paid_at,
+        )
+
+
+class PaymentRecordResponse(Struct, kw_only=True):
+    payment_id: Annotated[uuid.UUID, Meta(examples=[_PAYMENT])]
+    reservation_ids: list[ReservationIdField]
+    amount: MoneyField
+    paid_at: Timestamp
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentRecordResponse:
+        return cls(
+            payment_id=payment.payment_id,
+            reservation_ids=list(payment.reservation_ids),
+            amount=payment.amount,
+            paid_at=payment.paid_at,
+        )
+
+
+class BalanceResponse(Struct, kw_only=True):
+    user_id: UserIdField
+    balance: Annotated[int, Meta(ge=0, description="Won in the wallet.", examples=[200_000])]
+
+    @classmethod
+    def of(cls, balance: Balance) -> BalanceResponse:
+        return cls(user_id=balance.user_id, balance=balance.balance)
+
+
+HealthState = Literal["ok", "unavailable"]
+
+
+class HealthResponse(Struct, kw_only=True):
+    status: Annotated[HealthState, Meta(description="ok when every backend answers.")]
+    database: HealthState
+    queue: HealthState
+
+
+class Problem(Struct, kw_only=True, omit_defaults=True):
+    """An RFC 9457 problem detail, with a stable machine-readable ``code``."""
+
+    type: Annotated[str, Meta(examples=["urn:concert:problem:seat-unavailable"])]
+    title: Annotated[str, Meta(examples=["Seat unavailable"])]
+    status: Annotated[int, Meta(ge=400, le=599, examples=[409])]
+    detail: Annotated[str, Meta(examples=["the seat is held by someone else"])]
+    code: Annotated[str, Meta(examples=["SEAT_UNAVAILABLE"])]
+    token_status: TokenState | UnsetType = UNSET
+    """TOKEN_NOT_ACTIVE only: the token's state."""
+    position: int | UnsetType | None = UNSET
+    """TOKEN_NOT_ACTIVE only: the token's place in line while WAITING, else null."""

@@ -1,0 +1,333 @@
+"""Every row of SPEC's error table, produced by an HTTP request: RFC 9457 problems."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, cast
+
+import attrs
+import jwt
+import pytest
+
+from adapters.tokens import JwtTokenCodec
+from concert_core.domain import (
+    Concert,
+    ConcertId,
+    DomainError,
+    ServiceUnavailableError,
+    TokenClaims,
+    TokenId,
+    UserId,
+)
+from concert_core.ports import UnitOfWork, UnitOfWorkFactory
+from e2e.helpers import API, Api, assert_problem
+from entrypoints.container import build_service
+from entrypoints.http.errors import PROBLEMS
+
+
+def test_every_domain_error_has_an_http_status() -> None:
+    def subclasses(cls: type[DomainError]) -> set[type[DomainError]]:
+        found = set(cls.__subclasses__())
+        return found.union(*(subclasses(c) for c in found))
+
+    codes = {error.code for error in subclasses(DomainError)}
+    assert codes <= PROBLEMS.keys()
+    assert {PROBLEMS[c].status for c in codes} == {400, 401, 402, 403, 404, 409, 410, 422, 503}
+
+
+async def test_validation_error_seat_number_outside_1_to_50(api: Api, concert: Concert) -> None:
+    fan = await api.active_fan(concert.concert_id)
+
+    reply = await api.hold(fan, concert.concert_id, 51)
+
+    body = assert_problem(reply, 400, "VALIDATION_ERROR")
+    assert body["type"] == "urn:concert:problem:validation-error"
+    assert body["title"] == "Invalid request"
+    assert "seat_no" in body["detail"]
+
+
+async def test_validation_error_bad_amount(api: Api) -> None:
+    reply = await api.charge(str(uuid.uuid4()), 10_000_001)
+
+    assert_problem(reply, 400, "VALIDATION_ERROR")
+
+
+async def test_validation_error_bad_date(api: Api, concert: Concert) -> None:
+    fan = await api.active_fan(concert.concert_id)
+
+    reply = await api.client.get(
+        f"{API}/concerts/{concert.concert_id}/dates/2026-02-30/seats", headers=fan.auth
+    )
+
+    assert_problem(reply, 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a b", "Bearer not-a-jwt"],
+)
+async def test_token_invalid_without_a_usable_bearer_token(
+    api: Api, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    reply = await api.client.get(f"{API}/queue/status", headers=headers)
+
+    assert_problem(reply, 401, "TOKEN_INVALID")
+    assert reply.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_token_invalid_when_forged_or_unknown(api: Api, concert: Concert) -> None:
+    claims = TokenClaims(TokenId(uuid.uuid4()), UserId(uuid.uuid4()), concert.concert_id, 1)
+    unknown = JwtTokenCodec(api.settings.token_secret or "").encode(claims)
+    forged = JwtTokenCodec("another-secret-" + "y" * 32).encode(claims)
+    unsigned = jwt.encode(
+        {"sub": str(claims.user_id), "concert_id": 1, "seq": 1, "jti": str(claims.token_id)},
+        key="",
+        algorithm="none",
+    )
+
+    for token in (unknown, forged, unsigned):
+        reply = await api.client.get(
+            f"{API}/queue/status", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert_problem(reply, 401, "TOKEN_INVALID")
+
+
+async def test_token_not_active_while_waiting_with_status_and_position(
+    api: Api, concert: Concert
+) -> None:
+    fan = await api.waiting_fan(concert.concert_id)
+
+    reply = await api.client.get(f"{API}/concerts/{concert.concert_id}/dates", headers=fan.auth)
+
+    body = assert_problem(reply, 403, "TOKEN_NOT_ACTIVE")
+    assert body["token_status"] == "WAITING"
+    assert body["position"] == 1
+
+
+async def test_token_not_active_for_another_concert(api: Api, concert: Concert) -> None:
+    other = await api.schedule()
+    fan = await api.active_fan(concert.concert_id)
+
+    reply = await api.hold(fan, other.concert_id, 1)
+
+    body = assert_problem(reply, 403, "TOKEN_NOT_ACTIVE")
+    assert body["token_status"] == "ACTIVE"
+    assert body["position"] is None
+
+
+async def test_token_not_active_once_expired(api: Api, concert: Concert) -> None:
+    fan = await api.active_fan(concert.concert_id)
+    api.clock.advance(api.service.policy.active_ttl.total_seconds())
+
+    reply = await api.hold(fan, concert.concert_id, 1)
+
+    body = assert_problem(reply, 403, "TOKEN_NOT_ACTIVE")
+    assert body["token_status"] == "EXPIRED"
+    assert body["position"] is None
+
+
+async def test_not_owner_for_another_users_reservation(api: Api, concert: Concert) -> None:
+    owner = await api.active_fan(concert.concert_id)
+    stranger = await api.active_fan(concert.concert_id)
+    reservation_id = await api.held(owner, concert.concert_id, 5)
+
+    shown = await api.client.get(f"{API}/reservations/{reservation_id}", headers=stranger.auth)
+    released = await api.client.delete(
+        f"{API}/reservations/{reservation_id}", headers=stranger.auth
+    )
+    paid = await api.pay(stranger, [reservation_id])
+
+    for reply in (shown, released, paid):
+        assert_problem(reply, 403, "NOT_OWNER")
+
+
+async def test_not_found_for_an_unknown_concert_date_or_reservation(
+    api: Api, concert: Concert
+) -> None:
+    fan = await api.active_fan(concert.concert_id)
+
+    unknown_concert = await api.enter(ConcertId(concert.concert_id + 100))
+    unknown_date = await api.client.get(
+        f"{API}/concerts/{concert.concert_id}/dates/2027-01-01/seats", headers=fan.auth
+    )
+    hold_on_unknown_date = await api.hold(fan, concert.concert_id, 1, "2027-01-01")
+    unknown_reservation = await api.client.get(
+        f"{API}/reservations/{uuid.uuid4()}", headers=fan.auth
+    )
+
+    for reply in (unknown_concert, unknown_date, hold_on_unknown_date, unknown_reservation):
+        assert_problem(reply, 404, "NOT_FOUND")
+
+
+async def test_not_found_for_an_unknown_route(api: Api) -> None:
+    for path in ("/nowhere", f"{API}/nowhere", f"{API}/concerts/1/nowhere", "/schema/nowhere"):
+        assert_problem(await api.client.get(path), 404, "NOT_FOUND")
+
+
+async def test_method_not_allowed_is_a_problem_with_allow(api: Api) -> None:
+    reply = await api.client.put(f"{API}/payments", json={})
+
+    assert_problem(reply, 405, "METHOD_NOT_ALLOWED")
+    assert "POST" in reply.headers["Allow"]
+
+
+async def test_payload_too_large_is_a_problem(api: Api) -> None:
+    reply = await api.client.post(
+        f"{API}/users/{uuid.uuid4()}/balance/charge",
+        content=b'{"amount": 1, "pad": "' + b"x" * 70_000 + b'"}',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert_problem(reply, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_seat_unavailable_when_held_or_sold_by_someone_else(
+    api: Api, concert: Concert
+) -> None:
+    holder = await api.active_fan(concert.concert_id)
+    other = await api.active_fan(concert.concert_id)
+    reservation_id = await api.held(holder, concert.concert_id, 8)
+
+    while_held = await api.hold(other, concert.concert_id, 8)
+    await api.charge(holder.user_id, 1_000_000)
+    assert (await api.pay(holder, [reservation_id])).status_code == 201
+    once_sold = await api.hold(other, concert.concert_id, 8)
+
+    assert_problem(while_held, 409, "SEAT_UNAVAILABLE")
+    assert_problem(once_sold, 409, "SEAT_UNAVAILABLE")
+
+
+async def test_hold_limit_reached(api: Api, concert: Concert) -> None:
+    fan = await api.active_fan(concert.concert_id)
+    for seat_no in range(1, api.service.policy.max_holds_per_user + 1):
+        await api.held(fan, concert.concert_id, seat_no)
+
+    reply = await api.hold(fan, concert.concert_id, 30)
+
+    assert_problem(reply, 409, "HOLD_LIMIT_REACHED")
+
+
+async def test_idempotency_in_progress_while_the_first_request_runs(api: Api) -> None:
+    gate = _Gate(api.storage.uow)
+    storage = attrs.evolve(api.storage, uow=cast(UnitOfWorkFactory, gate))
+    api.app.state.service = build_service(storage, api.clock, api.settings)
+    user = str(uuid.uuid4())
+
+    gate.close()
+    first = asyncio.create_task(api.charge(user, 5_000, key="slow"))
+    await gate.blocked.wait()
+    second = await api.charge(user, 5_000, key="slow")
+    gate.open.set()
+    first_reply = await first
+
+    body = assert_problem(second, 409, "IDEMPOTENCY_IN_PROGRESS")
+    assert body["title"] == "Request still in progress"
+    assert int(second.headers["Retry-After"]) >= 1
+    assert first_reply.status_code == 200
+    assert await api.balance(user) == 5_000
+
+
+async def test_idempotency_key_reused_with_a_different_body(api: Api) -> None:
+    user = str(uuid.uuid4())
+    assert (await api.charge(user, 1_000, key="k-1")).status_code == 200
+
+    reply = await api.charge(user, 2_000, key="k-1")
+
+    assert_problem(reply, 422, "IDEMPOTENCY_KEY_REUSED")
+    assert await api.balance(user) == 1_000
+
+
+async def test_insufficient_balance(api: Api, concert: Concert) -> None:
+    fan = await api.active_fan(concert.concert_id)
+    reservation_id = await api.held(fan, concert.concert_id, 11)
+    await api.charge(fan.user_id, 1_000)
+
+    reply = await api.pay(fan, [reservation_id])
+
+    assert_problem(reply, 402, "INSUFFICIENT_BALANCE")
+    assert await api.balance(fan.user_id) == 1_000
+
+
+async def test_hold_expired_when_paying_a_lapsed_hold(api: Api, concert: Concert) -> None:
+    fan = await api.active_fan(concert.concert_id)
+    reservation_id = await api.held(fan, concert.concert_id, 11)
+    await api.charge(fan.user_id, 1_000_000)
+    api.clock.advance(api.service.policy.hold_ttl.total_seconds() + 1)
+
+    reply = await api.pay(fan, [reservation_id])
+
+    assert_problem(reply, 410, "HOLD_EXPIRED")
+    assert await api.balance(fan.user_id) == 1_000_000
+
+
+async def test_service_unavailable_when_the_queue_cannot_be_reached(
+    api: Api, concert: Concert
+) -> None:
+    storage = attrs.evolve(api.storage, queue=_Unreachable())
+    api.app.state.service = build_service(storage, api.clock, api.settings)
+
+    reply = await api.enter(concert.concert_id)
+
+    body = assert_problem(reply, 503, "SERVICE_UNAVAILABLE")
+    assert body["title"] == "Service unavailable"
+    assert int(reply.headers["Retry-After"]) >= 1
+
+
+async def test_service_unavailable_when_the_database_cannot_be_reached(api: Api) -> None:
+    storage = attrs.evolve(api.storage, uow=_Unreachable())
+    api.app.state.service = build_service(storage, api.clock, api.settings)
+
+    for reply in (
+        await api.client.get(f"{API}/concerts"),
+        await api.charge(str(uuid.uuid4()), 100),
+    ):
+        assert_problem(reply, 503, "SERVICE_UNAVAILABLE")
+        assert "Retry-After" in reply.headers
+
+
+class _Unreachable:
+    """A backend that is down: every call is SERVICE_UNAVAILABLE."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def call(*args: object, **kwargs: object) -> Any:
+            raise ServiceUnavailableError("the backend cannot be reached")
+
+        return call
+
+    def __call__(self) -> Any:
+        raise ServiceUnavailableError("the database cannot be reached")
+
+
+class _Gate:
+    """Units of work that wait while the gate is closed: a request held mid-flight."""
+
+    def __init__(self, inner: UnitOfWorkFactory) -> None:
+        self._inner = inner
+        self.open = asyncio.Event()
+        self.open.set()
+        self.blocked = asyncio.Event()
+
+    def close(self) -> None:
+        self.open.clear()
+        self.blocked.clear()
+
+    def __call__(self) -> _GatedUnitOfWork:
+        return _GatedUnitOfWork(self._inner(), self)
+
+
+class _GatedUnitOfWork:
+    def __init__(self, inner: UnitOfWork, gate: _Gate) -> None:
+        self._inner = inner
+        self._gate = gate
+
+    async def __aenter__(self) -> UnitOfWork:
+        if not self._gate.open.is_set():
+            self._gate.blocked.set()
+            await self._gate.open.wait()
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._inner.__aexit__(*exc_info)
