@@ -28,7 +28,7 @@ from adapters.memory import (
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService
 from concert_core.ports import Clock, IdempotencyStore, QueueStore, UnitOfWorkFactory
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 """Reports whether each backing service (``database``, ``queue``) answers."""
@@ -47,8 +47,18 @@ class Storage:
     """``memory`` or ``sql``: what ``/health`` and the CLI report."""
 
 
+def check_supported(settings: Settings) -> None:
+    """Refuse settings this release cannot honour, rather than silently ignore them."""
+    if settings.redis_url is not None:
+        raise SettingsError(
+            "CONCERT_REDIS_URL is set, but this release keeps the waiting room in the SQL "
+            "database; unset it (a Redis queue store arrives with the scaled deployment)"
+        )
+
+
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
     """Open the storage the settings name; close it when the resource shuts down."""
+    check_supported(settings)
     if settings.in_memory:
         yield _memory_storage(settings)
         return

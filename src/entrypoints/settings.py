@@ -68,11 +68,22 @@ class Settings:
         if secret is not None and len(secret.encode()) < 32:
             raise SettingsError(f"{PREFIX}TOKEN_SECRET must be at least 32 bytes long")
         return cls(
-            database_url=get("DATABASE_URL", str, DEFAULT_DATABASE_URL),
+            database_url=get("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
             redis_url=get("REDIS_URL", str, None),
             token_secret=secret,
             policy=policy,
         )
+
+
+SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://", MEMORY_URL)
+
+
+def _database_url(raw: str) -> str:
+    if not raw.startswith(SUPPORTED_DATABASES):
+        raise ValueError(
+            "expected sqlite+aiosqlite:///path.db, postgresql+asyncpg://user@host/db or memory://"
+        )
+    return raw
 
 
 def _int(raw: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -144,3 +145,53 @@ def test_serve_refuses_several_workers_on_memory_storage() -> None:
     code, output = concert({"CONCERT_DATABASE_URL": "memory://"}, "serve", "--workers", "2")
     assert code == 2
     assert "in-memory" in output
+
+
+@pytest.mark.parametrize(
+    ("url", "code", "message"),
+    [
+        ("garbage", 2, "CONCERT_DATABASE_URL"),
+        ("mysql://x", 2, "CONCERT_DATABASE_URL"),
+        ("sqlite:///plain.db", 2, "CONCERT_DATABASE_URL"),
+        ("sqlite+aiosqlite:////nonexistent-dir/sub/x.db", 1, "unable to open database file"),
+    ],
+)
+def test_a_database_url_that_cannot_work_is_one_clear_line(
+    url: str, code: int, message: str
+) -> None:
+    got, output = concert({"CONCERT_DATABASE_URL": url}, "db", "upgrade")
+    assert got == code
+    assert message in output
+    assert output.strip().count("\n") == 0
+    assert "Traceback" not in output
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database" * 100)
+    code, output = concert({"CONCERT_DATABASE_URL": f"sqlite+aiosqlite:///{junk}"}, "db", "upgrade")
+    assert code == 1
+    assert output.startswith("error: ")
+    assert output.strip().count("\n") == 0
+
+
+def test_a_redis_url_is_refused_until_the_redis_queue_exists(seeded: dict[str, str]) -> None:
+    code, output = concert({**seeded, "CONCERT_REDIS_URL": "redis://127.0.0.1:1"}, "queue", "stats")
+    assert code == 2
+    assert "CONCERT_REDIS_URL" in output
+
+
+def test_amounts_are_ascii_digits(seeded: dict[str, str]) -> None:
+    code, output = concert(seeded, "wallet", "charge", str(uuid.uuid4()), "١٠٠")
+    assert code == 2
+    assert "not a whole number" in output
+
+
+def test_serve_on_a_port_in_use_fails_in_one_line(seeded: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, output = concert(seeded, "serve", "--port", str(port))
+    assert code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in output

@@ -56,6 +56,16 @@ async def test_a_charge_retried_with_its_key_returns_the_first_result_and_charge
     assert await api.balance(user) == 60_000
 
 
+async def test_whitespace_around_a_key_is_not_part_of_it(api: Api) -> None:
+    user = str(uuid.uuid4())
+
+    await api.charge(user, 100, key="top-up")
+    retry = await api.charge(user, 100, key="top-up \t")
+
+    assert retry.json()["balance"] == 100
+    assert await api.balance(user) == 100
+
+
 async def test_the_same_key_of_another_user_is_another_request(api: Api) -> None:
     one, two = str(uuid.uuid4()), str(uuid.uuid4())
 

@@ -8,6 +8,7 @@ repositories take row and advisory locks where a decision must not interleave.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -96,12 +97,35 @@ def storage_errors() -> Iterator[None]:
         raise
 
 
+PING_TIMEOUT_SECONDS = 2.0
+
+
 async def ping(engine: AsyncEngine) -> bool:
-    """Whether the database answers a trivial query."""
-    try:
+    """Whether the database answers a trivial query within ``PING_TIMEOUT_SECONDS`` (a
+    health probe must see a locked or hung database in time, not wait it out).
+
+    A probe still waiting then is left to finish on its own (a driver blocked in its
+    thread cannot be interrupted) while the answer goes back at once.
+    """
+
+    async def select_one() -> None:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception as error:  # any failure means: not healthy
-        _log.warning("database health check failed: %s", error)
+
+    probe = asyncio.ensure_future(select_one())
+    _probes.add(probe)
+    probe.add_done_callback(_finished_probe)
+    done, _ = await asyncio.wait({probe}, timeout=PING_TIMEOUT_SECONDS)
+    if not done:
+        _log.warning("database health check timed out after %ss", PING_TIMEOUT_SECONDS)
         return False
-    return True
+    return probe.exception() is None
+
+
+_probes: set[asyncio.Future[None]] = set()
+
+
+def _finished_probe(probe: asyncio.Future[None]) -> None:
+    _probes.discard(probe)
+    if not probe.cancelled() and (error := probe.exception()) is not None:
+        _log.warning("database health check failed: %s", error)

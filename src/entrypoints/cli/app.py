@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -21,9 +22,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from concert_core import ConcertService
-from concert_core.domain import DomainError
+from concert_core.domain import DomainError, ServiceUnavailableError
 from concert_core.use_cases import ChargeCommand, ScheduleConcertCommand, tiered_prices
-from entrypoints.container import Container
+from entrypoints.container import Container, check_supported
 from entrypoints.settings import Settings, SettingsError
 
 _T = TypeVar("_T")
@@ -63,17 +64,35 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings() -> Settings:
     try:
-        return Settings.from_env(os.environ)
+        config = Settings.from_env(os.environ)
+        check_supported(config)
     except SettingsError as error:
         fail(str(error), 2)
+    return config
 
 
 def run(work: Coroutine[Any, Any, _T]) -> _T:
-    """Run a command's coroutine; domain errors become one line and exit code 1."""
+    """Run a command's coroutine. Whatever stops it is one line on standard error: a
+    domain error (exit 1, with the storage's own reason when it is unreachable), bad
+    configuration (exit 2), or anything else the database said (exit 1)."""
     try:
         return asyncio.run(work)
+    except ServiceUnavailableError as error:
+        cause = f" ({_one_line(error.__cause__)})" if error.__cause__ else ""
+        fail(f"{error.code}: {error.detail}{cause}")
     except DomainError as error:
         fail(f"{error.code}: {error.detail}")
+    except SettingsError as error:
+        fail(str(error), 2)
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        fail(f"{type(error).__name__}: {_one_line(error)}")
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__
 
 
 @contextlib.asynccontextmanager
@@ -234,10 +253,10 @@ def wallet_charge(
     amount: Annotated[str, typer.Argument(help="Won, 1 to 10,000,000.")],
 ) -> None:
     """Top up a user's wallet."""
-    try:
-        won = int(amount.replace(",", "").replace("_", ""))
-    except ValueError:
+    digits = amount.replace(",", "").replace("_", "")
+    if not (digits.isascii() and digits.isdigit()):
         fail(f"VALIDATION_ERROR: amount {amount!r} is not a whole number of won", 2)
+    won = int(digits)
 
     async def work(service: ConcertService) -> None:
         balance = await service.charge_wallet(ChargeCommand(user, won))
@@ -281,6 +300,11 @@ def serve(
         fail("in-memory storage cannot be shared by several workers; use a database", 2)
     if not config.in_memory:
         run(_require_migrated(config))
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     out.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     uvicorn.run(
         "entrypoints.serve:app_from_env",

@@ -68,6 +68,7 @@ IdempotencyKeyHeader = Annotated[
 RETRY_AFTER_WHILE_WAITING = ResponseHeader(
     name="Retry-After",
     documentation_only=True,
+    value="1",  # documents the header as text: delay-seconds (RFC 9110)
     required=False,
     description="While the token is WAITING: seconds to wait before polling again.",
 )
@@ -90,3 +91,9 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     if scheme.lower() != "bearer" or not token or " " in token:
         raise TokenInvalidError("the Authorization header must be Bearer <token>")
     return token
+
+
+def idempotency_key_text(header: str | None) -> str | None:
+    """The key as sent, without the surrounding whitespace HTTP says is not part of a
+    header value (a proxy that trims it must not turn a retry into a new request)."""
+    return None if header is None else header.strip(" \t")

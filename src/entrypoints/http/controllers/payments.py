@@ -10,7 +10,11 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from concert_core.use_cases import Pay, PayCommand
-from entrypoints.http.controllers._common import SECURED, IdempotencyKeyHeader
+from entrypoints.http.controllers._common import (
+    SECURED,
+    IdempotencyKeyHeader,
+    idempotency_key_text,
+)
 from entrypoints.http.errors import problem_responses
 from entrypoints.http.metrics import Metrics
 from entrypoints.http.schemas import PaymentResponse, PayRequest, strict_body
@@ -43,6 +47,8 @@ class PaymentController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> PaymentResponse:
         body = await strict_body(request, data)
-        receipt = await pay(PayCommand(token, tuple(body.reservation_ids), idempotency_key))
+        receipt = await pay(
+            PayCommand(token, tuple(body.reservation_ids), idempotency_key_text(idempotency_key))
+        )
         metrics.payment_made(receipt.payment_id, len(receipt.reservation_ids))
         return PaymentResponse.of(receipt)

@@ -10,7 +10,11 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from concert_core.use_cases import ChargeCommand, ChargeWallet, GetBalance, PaymentHistory
-from entrypoints.http.controllers._common import IdempotencyKeyHeader, UserIdPath
+from entrypoints.http.controllers._common import (
+    IdempotencyKeyHeader,
+    UserIdPath,
+    idempotency_key_text,
+)
 from entrypoints.http.errors import problem_responses
 from entrypoints.http.schemas import (
     BalanceResponse,
@@ -50,7 +54,9 @@ class UserController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> BalanceResponse:
         body = await strict_body(request, data)
-        balance = await charge_wallet(ChargeCommand(user_id, body.amount, idempotency_key))
+        balance = await charge_wallet(
+            ChargeCommand(user_id, body.amount, idempotency_key_text(idempotency_key))
+        )
         return BalanceResponse.of(balance)
 
     @get(
