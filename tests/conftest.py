@@ -5,6 +5,7 @@ import pytest
 from adapters.clock import ManualClock
 from concert_core import ConcertService, Policy
 from concert_core.domain import Concert
+from services import postgres_url  # noqa: F401  (a session fixture any suite may use)
 from support import MemoryKit, build_memory_service, schedule
 
 

@@ -21,11 +21,14 @@ from adapters.memory import (
 )
 from concert_core.policy import Policy
 from contract.helpers import Backend
+from services import empty_postgres
 from support import migrated_sqlite
 
-# Later adapters add a param here, e.g. "postgres" (marked `postgres`) and
-# "postgres+redis" (marked `redis`): pytest.param("postgres", marks=pytest.mark.postgres).
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture
@@ -45,7 +48,9 @@ def policy() -> Policy:
     )
 
 
-async def _build(name: str, policy: Policy) -> AsyncIterator[Backend]:
+async def _build(
+    name: str, policy: Policy, request: pytest.FixtureRequest
+) -> AsyncIterator[Backend]:
     if name == "memory":
         yield Backend(
             name=name,
@@ -63,11 +68,21 @@ async def _build(name: str, policy: Policy) -> AsyncIterator[Backend]:
                 idempotency=sql.SqlIdempotencyStore(engine, policy),
                 policy=policy,
             )
+    elif name == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        async for engine in empty_postgres(url):
+            yield Backend(
+                name=name,
+                uow=sql.SqlUnitOfWorkFactory(engine),
+                queue=sql.SqlQueueStore(engine, policy),
+                idempotency=sql.SqlIdempotencyStore(engine, policy),
+                policy=policy,
+            )
     else:  # pragma: no cover - a param without a builder
         raise ValueError(f"no contract backend called {name!r}")
 
 
-@pytest.fixture(params=BACKENDS, ids=BACKENDS)
+@pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest, policy: Policy) -> AsyncIterator[Backend]:
-    async for built in _build(request.param, policy):
+    async for built in _build(request.param, policy, request):
         yield built

@@ -26,15 +26,21 @@ from e2e.helpers import Api, OpenApi, running
 from entrypoints.container import Container
 from entrypoints.http import create_app
 from entrypoints.settings import MEMORY_URL, Settings
+from services import empty_postgres
 from support import TEST_SECRET
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The storage every e2e test runs against: in memory, and the embedded SQLite
-    store (a fresh, migrated file per test)."""
+    """The storage every e2e test runs against: in memory, the embedded SQLite store (a
+    fresh, migrated file per test), and PostgreSQL (the run's database, emptied)."""
     if request.param == "memory":
         return MEMORY_URL
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        async for _ in empty_postgres(url):
+            pass
+        return url
     url = f"sqlite+aiosqlite:///{tmp_path}/e2e.db"
     engine = sql.create_engine(url)
     try:

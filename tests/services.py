@@ -1,0 +1,96 @@
+"""Real PostgreSQL and Redis for the tests that need them.
+
+A test run gets its own PostgreSQL database (created, migrated once, dropped at the
+end); each test starts from empty tables. Where a service is absent the tests that
+need it skip, unless ``CONCERT_REQUIRE_SERVICES=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters import sql
+from adapters.sql.tables import metadata
+
+_T = TypeVar("_T")
+
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "CONCERT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+"""Where the test run creates its database (a server with trust auth, as on CI)."""
+
+
+def unavailable(service: str, error: BaseException) -> None:
+    """Skip for want of ``service``; fail instead where services are required."""
+    message = f"{service} is not reachable: {error}"
+    if os.environ.get("CONCERT_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (CONCERT_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+async def _create_database() -> str:
+    name = f"concert_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    engine = sql.create_engine(url)
+    try:
+        await sql.upgrade(engine)
+    finally:
+        await engine.dispose()
+    return url
+
+
+async def _drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def run_aside(work: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine to the end on a loop of its own (session fixtures are set up
+    from inside a test's running loop)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A migrated database of this test run's own."""
+    try:
+        url = run_aside(_create_database())
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        unavailable("PostgreSQL", error)
+    yield url
+    run_aside(_drop_database(url))
+
+
+TABLES = ", ".join(table.name for table in metadata.sorted_tables)
+
+
+async def empty_postgres(url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the run's database, every table emptied first."""
+    engine = sql.create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        yield engine
+    finally:
+        await engine.dispose()
