@@ -6,7 +6,7 @@ with it, never at import time:
     container = Container(settings=Settings.from_env(os.environ))
     await container.init_resources()
     service = await container.service()
-    ...
+    await service.list_concerts()  # use the service
     await container.shutdown_resources()
 """
 
