@@ -19,13 +19,18 @@ from adapters.memory import (
     MemoryDatabase,
     MemoryIdempotencyStore,
     MemoryQueueStore,
-    MemoryUnitOfWork,
     MemoryUnitOfWorkFactory,
 )
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
 from concert_core.domain import Concert, ConcertId, UserId
-from concert_core.ports import Clock, IdempotencyStore, QueueStore
+from concert_core.ports import (
+    Clock,
+    IdempotencyStore,
+    QueueStore,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from concert_core.use_cases import (
     HoldSeatCommand,
     IssuedToken,
@@ -142,11 +147,11 @@ def another_instance(kit: MemoryKit, clock: Clock) -> ConcertService:
 
 
 class _GatedUnitOfWork:
-    def __init__(self, inner: MemoryUnitOfWork, gate: GatedUnitOfWorkFactory) -> None:
+    def __init__(self, inner: UnitOfWork, gate: GatedUnitOfWorkFactory) -> None:
         self._inner = inner
         self._gate = gate
 
-    async def __aenter__(self) -> MemoryUnitOfWork:
+    async def __aenter__(self) -> UnitOfWork:
         if not self._gate.open.is_set():
             self._gate.blocked.set()
             await self._gate.open.wait()
@@ -167,7 +172,7 @@ class GatedUnitOfWorkFactory:
     ``blocked`` is set once a unit of work is waiting at the closed gate.
     """
 
-    def __init__(self, inner: MemoryUnitOfWorkFactory) -> None:
+    def __init__(self, inner: UnitOfWorkFactory) -> None:
         self._inner = inner
         self.open = asyncio.Event()
         self.open.set()

@@ -43,8 +43,6 @@ class Storage:
     idempotency: IdempotencyStore
     token_secret: str
     health: HealthCheck
-    kind: str
-    """``memory`` or ``sql``: what ``/health`` and the CLI report."""
 
 
 def check_supported(settings: Settings) -> None:
@@ -80,7 +78,6 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
             idempotency=sql.SqlIdempotencyStore(engine, settings.policy),
             token_secret=secret,
             health=health,
-            kind="sql",
         )
     finally:
         await engine.dispose()
@@ -96,7 +93,6 @@ def _memory_storage(settings: Settings) -> Storage:
         idempotency=MemoryIdempotencyStore(settings.policy),
         token_secret=settings.token_secret or secrets.token_urlsafe(48),
         health=health,
-        kind="memory",
     )
 
 

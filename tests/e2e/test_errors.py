@@ -20,10 +20,11 @@ from concert_core.domain import (
     TokenId,
     UserId,
 )
-from concert_core.ports import UnitOfWork, UnitOfWorkFactory
+from concert_core.ports import UnitOfWorkFactory
 from e2e.helpers import API, Api, assert_problem
 from entrypoints.container import build_service
 from entrypoints.http.errors import PROBLEMS
+from support import GatedUnitOfWorkFactory
 
 
 def test_every_domain_error_has_an_http_status() -> None:
@@ -211,7 +212,7 @@ async def test_hold_limit_reached(api: Api, concert: Concert) -> None:
 
 
 async def test_idempotency_in_progress_while_the_first_request_runs(api: Api) -> None:
-    gate = _Gate(api.storage.uow)
+    gate = GatedUnitOfWorkFactory(api.storage.uow)
     storage = attrs.evolve(api.storage, uow=cast(UnitOfWorkFactory, gate))
     api.app.state.service = build_service(storage, api.clock, api.settings)
     user = str(uuid.uuid4())
@@ -299,35 +300,3 @@ class _Unreachable:
 
     def __call__(self) -> Any:
         raise ServiceUnavailableError("the database cannot be reached")
-
-
-class _Gate:
-    """Units of work that wait while the gate is closed: a request held mid-flight."""
-
-    def __init__(self, inner: UnitOfWorkFactory) -> None:
-        self._inner = inner
-        self.open = asyncio.Event()
-        self.open.set()
-        self.blocked = asyncio.Event()
-
-    def close(self) -> None:
-        self.open.clear()
-        self.blocked.clear()
-
-    def __call__(self) -> _GatedUnitOfWork:
-        return _GatedUnitOfWork(self._inner(), self)
-
-
-class _GatedUnitOfWork:
-    def __init__(self, inner: UnitOfWork, gate: _Gate) -> None:
-        self._inner = inner
-        self._gate = gate
-
-    async def __aenter__(self) -> UnitOfWork:
-        if not self._gate.open.is_set():
-            self._gate.blocked.set()
-            await self._gate.open.wait()
-        return await self._inner.__aenter__()
-
-    async def __aexit__(self, *exc_info: Any) -> None:
-        await self._inner.__aexit__(*exc_info)

@@ -116,10 +116,12 @@ async def test_the_app_opens_its_storage_on_start_up_and_closes_it_on_shut_down(
     storage_url: str, clock: ManualClock
 ) -> None:
     events = []
+    opened: list[Storage] = []
 
     async def tracked(settings: Settings) -> AsyncIterator[Storage]:
         async with asynccontextmanager(open_storage)(settings) as storage:
             events.append("opened")
+            opened.append(storage)
             yield storage
         events.append("closed")
 
@@ -132,7 +134,7 @@ async def test_the_app_opens_its_storage_on_start_up_and_closes_it_on_shut_down(
 
     async with running(app):
         assert events == ["opened"]
-        assert app.state.storage.kind in ("memory", "sql")
+        assert app.state.storage is opened[0]
         assert app.state.service is not None
 
     assert events == ["opened", "closed"]

@@ -63,12 +63,8 @@ async def advisory_lock(connection: AsyncConnection, *keys: int, shared: bool = 
     """A PostgreSQL transaction-scoped advisory lock (SQLite's write lock covers it)."""
     if not is_postgres(connection):
         return
-    name = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    lock = getattr(func, name)
-    if len(keys) == 1:
-        await connection.execute(select(lock(keys[0])))
-    else:
-        await connection.execute(select(lock(keys[0], keys[1])))
+    lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+    await connection.execute(select(lock(*keys)))
 
 
 def _uuid_lock_key(value: UUID) -> int:

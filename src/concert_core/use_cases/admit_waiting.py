@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from concert_core.domain import ConcertId, NotFoundError, values
+from concert_core.domain import ConcertId
 from concert_core.ports import Clock, QueueStore, UnitOfWorkFactory
+from concert_core.use_cases._concerts import concerts_named
 
 
 @frozen
@@ -29,15 +30,8 @@ class AdmitWaiting:
         self._clock = clock
 
     async def __call__(self, concert_id: ConcertId | int | None = None) -> list[Admission]:
-        async with self._uow() as uow:
-            if concert_id is None:
-                concert_ids = [c.concert_id for c in await uow.catalogue.list_concerts()]
-            elif await uow.catalogue.get_concert(cid := values.concert_id(concert_id)) is None:
-                raise NotFoundError(f"concert {cid} does not exist")
-            else:
-                concert_ids = [cid]
         report = []
-        for cid in concert_ids:
+        for cid in await concerts_named(self._uow, concert_id):
             admitted = await self._queue.admit(cid, await self._clock.now())
             report.append(Admission(cid, len(admitted)))
         return report

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from concert_core.domain import ConcertId, NotFoundError, QueueStats, values
+from concert_core.domain import ConcertId, QueueStats
 from concert_core.ports import Clock, QueueStore, UnitOfWorkFactory
+from concert_core.use_cases._concerts import concerts_named
 
 
 class QueueOverview:
@@ -19,12 +20,6 @@ class QueueOverview:
         self._clock = clock
 
     async def __call__(self, concert_id: ConcertId | int | None = None) -> list[QueueStats]:
-        async with self._uow() as uow:
-            if concert_id is None:
-                concert_ids = [c.concert_id for c in await uow.catalogue.list_concerts()]
-            elif await uow.catalogue.get_concert(cid := values.concert_id(concert_id)) is None:
-                raise NotFoundError(f"concert {cid} does not exist")
-            else:
-                concert_ids = [cid]
+        concert_ids = await concerts_named(self._uow, concert_id)
         now = await self._clock.now()
         return [await self._queue.stats(cid, now) for cid in concert_ids]

@@ -92,7 +92,6 @@ def create_app(
         try:
             app.state.storage = await _maybe_await(container.storage())
             app.state.service = await _maybe_await(container.service())
-            app.state.clock = container.clock()
             tasks = await start_background(app) if background else []
             try:
                 yield
@@ -162,7 +161,6 @@ def _dependencies() -> dict[str, Provide]:
     dependencies.update(
         service=Provide(_from_state("service"), sync_to_thread=False),
         storage=Provide(_from_state("storage"), sync_to_thread=False),
-        clock=Provide(_from_state("clock"), sync_to_thread=False),
         metrics=Provide(_from_state("metrics"), sync_to_thread=False),
         token=Provide(bearer_token, sync_to_thread=False),
     )
