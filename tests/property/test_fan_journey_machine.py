@@ -351,7 +351,15 @@ class FanJourneyMachine(RuleBasedStateMachine):
             if n in charges:
                 self.charged += charges[n]
             if n in issues:
-                self.tokens[issues[n]] = result.token
+                self._remember(issues[n], result.token)
+
+    def _remember(self, fan: tuple[UserId, ConcertId], token: str) -> None:
+        """Keep the fan's latest token. Issues gathered in one crowd finish in any
+        order (one may return the old live token after another made a new one once a
+        leave ended it), and a fan's later token always has the higher sequence."""
+        known = self.tokens.get(fan)
+        if known is None or self.codec.decode(token).sequence >= self.codec.decode(known).sequence:
+            self.tokens[fan] = token
 
     @rule(seconds=st.sampled_from([1, 5, 19, 21, 31, 61]))
     def let_time_pass(self, seconds: int) -> None:
