@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +30,8 @@ POSTGRES_ADMIN_DSN = os.environ.get(
     "CONCERT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 """Where the test run creates its database (a server with trust auth, as on CI)."""
+REDIS_URL = os.environ.get("CONCERT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+"""The Redis the tests share; each test keeps to a key namespace of its own."""
 
 
 def unavailable(service: str, error: BaseException) -> None:
@@ -94,3 +98,20 @@ async def empty_postgres(url: str) -> AsyncIterator[AsyncEngine]:
         yield engine
     finally:
         await engine.dispose()
+
+
+async def redis_namespace() -> AsyncIterator[tuple[aioredis.Redis, str]]:
+    """A Redis client and a namespace of this test's own, its keys deleted afterwards
+    (other test processes share the server: never FLUSHDB)."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    namespace = f"test-{uuid.uuid4().hex}"
+    try:
+        try:
+            await client.ping()
+        except (RedisError, OSError) as error:
+            unavailable("Redis", error)
+        yield client, namespace
+        async for key in client.scan_iter(match=f"{namespace}:*", count=1_000):
+            await client.delete(key)
+    finally:
+        await client.aclose()

@@ -12,13 +12,17 @@ with it, never at import time:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from operator import attrgetter
 
-from attrs import frozen
+from attrs import evolve, frozen
 from dependency_injector import containers, providers
 
-from adapters.clock import SystemClock
+from adapters.clock import SharedClock, SystemClock
 from adapters.memory import (
     MemoryDatabase,
     MemoryIdempotencyStore,
@@ -28,7 +32,7 @@ from adapters.memory import (
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService
 from concert_core.ports import Clock, IdempotencyStore, QueueStore, UnitOfWorkFactory
-from entrypoints.settings import Settings, SettingsError
+from entrypoints.settings import Settings
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 """Reports whether each backing service (``database``, ``queue``) answers."""
@@ -43,44 +47,68 @@ class Storage:
     idempotency: IdempotencyStore
     token_secret: str
     health: HealthCheck
-
-
-def check_supported(settings: Settings) -> None:
-    """Refuse settings this release cannot honour, rather than silently ignore them."""
-    if settings.redis_url is not None:
-        raise SettingsError(
-            "CONCERT_REDIS_URL is set, but this release keeps the waiting room in the SQL "
-            "database; unset it (a Redis queue store arrives with the scaled deployment)"
-        )
+    clock: Clock
+    """The clock the rules are judged by: one that every instance sharing the storage
+    shares (SPEC section 7)."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
-    """Open the storage the settings name; close it when the resource shuts down."""
-    check_supported(settings)
-    if settings.in_memory:
-        yield _memory_storage(settings)
-        return
-    from adapters import sql  # imported only when used: the memory shape needs no driver
+    """Open the storage the settings name; close it when the resource shuts down.
 
-    engine = sql.create_engine(settings.database_url)
-    try:
-        secret = settings.token_secret or await sql.stored_secret(
-            engine, "token_secret", lambda: secrets.token_urlsafe(48)
-        )
+    The database holds seats, reservations, wallets and payments. The waiting room and
+    idempotency keys live in Redis when ``CONCERT_REDIS_URL`` is set, else beside them
+    in the database. Rules are judged by the shared store's clock: Redis's, else the
+    database's.
+    """
+    memory = _memory_storage(settings) if settings.in_memory else None
+    async with contextlib.AsyncExitStack() as stack:
+        if memory is not None:
+            base = memory
+        else:
+            base = await _sql_storage(settings, stack)
+        if settings.redis_url is None:
+            yield base
+            return
+        from adapters import redis  # imported only when used
+
+        client = redis.connect(settings.redis_url, max_connections=settings.redis_pool_size)
+        stack.push_async_callback(client.aclose)
+        namespace = settings.redis_namespace
 
         async def health() -> dict[str, bool]:
-            database = await sql.ping(engine)
-            return {"database": database, "queue": database}
+            database, queue = await asyncio.gather(base.health(), redis.ping(client))
+            return {"database": database["database"], "queue": queue}
 
-        yield Storage(
-            uow=sql.SqlUnitOfWorkFactory(engine),
-            queue=sql.SqlQueueStore(engine, settings.policy),
-            idempotency=sql.SqlIdempotencyStore(engine, settings.policy),
-            token_secret=secret,
+        yield evolve(
+            base,
+            queue=redis.RedisQueueStore(client, settings.policy, namespace=namespace),
+            idempotency=redis.RedisIdempotencyStore(client, settings.policy, namespace=namespace),
             health=health,
+            clock=SharedClock(partial(redis.redis_time, client)),
         )
-    finally:
-        await engine.dispose()
+
+
+async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> Storage:
+    from adapters import sql  # imported only when used: the memory shape needs no driver
+
+    engine = sql.create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    stack.push_async_callback(engine.dispose)
+    secret = settings.token_secret or await sql.stored_secret(
+        engine, "token_secret", lambda: secrets.token_urlsafe(48)
+    )
+
+    async def health() -> dict[str, bool]:
+        database = await sql.ping(engine)
+        return {"database": database, "queue": database}
+
+    return Storage(
+        uow=sql.SqlUnitOfWorkFactory(engine),
+        queue=sql.SqlQueueStore(engine, settings.policy),
+        idempotency=sql.SqlIdempotencyStore(engine, settings.policy),
+        token_secret=secret,
+        health=health,
+        clock=SharedClock(partial(sql.database_time, engine)),
+    )
 
 
 def _memory_storage(settings: Settings) -> Storage:
@@ -93,6 +121,7 @@ def _memory_storage(settings: Settings) -> Storage:
         idempotency=MemoryIdempotencyStore(settings.policy),
         token_secret=settings.token_secret or secrets.token_urlsafe(48),
         health=health,
+        clock=SystemClock(),
     )
 
 
@@ -109,6 +138,6 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
-    clock = providers.Singleton(SystemClock)
     storage = providers.Resource(open_storage, settings)
+    clock = providers.Callable(attrgetter("clock"), storage)
     service = providers.Singleton(build_service, storage, clock, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -11,6 +12,9 @@ from attrs import field, frozen
 from concert_core.policy import Policy
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./concert.db"
+DEFAULT_REDIS_NAMESPACE = "concert"
+DEFAULT_DATABASE_POOL_SIZE = 10
+DEFAULT_REDIS_POOL_SIZE = 50
 MEMORY_URL = "memory://"
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
@@ -29,6 +33,13 @@ class Settings:
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    """Set: the waiting room and idempotency keys live in Redis (the scaled shape)."""
+    redis_namespace: str = DEFAULT_REDIS_NAMESPACE
+    """The prefix of every Redis key: deployments sharing one Redis keep apart."""
+    database_pool_size: int = DEFAULT_DATABASE_POOL_SIZE
+    """Connections each process opens to a PostgreSQL database, at most."""
+    redis_pool_size: int = DEFAULT_REDIS_POOL_SIZE
+    """Connections each process opens to Redis, at most."""
     token_secret: str | None = None
     """Unset: generated on first run and stored in the database, shared by instances."""
     policy: Policy = field(factory=Policy)
@@ -61,6 +72,9 @@ class Settings:
                 hold_ttl=get("HOLD_TTL_SECONDS", _seconds, base.hold_ttl),
                 idle_timeout=get("QUEUE_IDLE_TIMEOUT_SECONDS", _seconds, base.idle_timeout),
                 max_holds_per_user=get("MAX_HOLDS_PER_USER", _int, base.max_holds_per_user),
+                idempotency_lease=get(
+                    "IDEMPOTENCY_LEASE_SECONDS", _seconds, base.idempotency_lease
+                ),
             )
         except (ValueError, TypeError) as error:
             raise SettingsError(str(error)) from None
@@ -69,7 +83,10 @@ class Settings:
             raise SettingsError(f"{PREFIX}TOKEN_SECRET must be at least 32 bytes long")
         return cls(
             database_url=get("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
-            redis_url=get("REDIS_URL", str, None),
+            redis_url=get("REDIS_URL", _redis_url, None),
+            redis_namespace=get("REDIS_NAMESPACE", _namespace, DEFAULT_REDIS_NAMESPACE),
+            database_pool_size=get("DATABASE_POOL_SIZE", _pool_size, DEFAULT_DATABASE_POOL_SIZE),
+            redis_pool_size=get("REDIS_POOL_SIZE", _pool_size, DEFAULT_REDIS_POOL_SIZE),
             token_secret=secret,
             policy=policy,
         )
@@ -86,7 +103,31 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+SUPPORTED_REDIS = ("redis://", "rediss://", "unix://")
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(SUPPORTED_REDIS):
+        raise ValueError("expected redis://host:6379/0, rediss://host:6379/0 or unix:///path")
+    return raw
+
+
+def _namespace(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", raw):
+        raise ValueError("expected 1 to 64 letters, digits, '_', '.' or '-'")
+    return raw
+
+
+def _pool_size(raw: str) -> int:
+    size = _int(raw)
+    if not 1 <= size <= 1_000:
+        raise ValueError("expected a whole number from 1 to 1000")
+    return size
+
+
 def _int(raw: str) -> int:
+    if not raw.isascii():
+        raise ValueError("expected a whole number")
     try:
         return int(raw)
     except ValueError:

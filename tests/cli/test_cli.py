@@ -175,10 +175,23 @@ def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path: Path) -> None
     assert output.strip().count("\n") == 0
 
 
-def test_a_redis_url_is_refused_until_the_redis_queue_exists(seeded: dict[str, str]) -> None:
-    code, output = concert({**seeded, "CONCERT_REDIS_URL": "redis://127.0.0.1:1"}, "queue", "stats")
+def test_a_redis_url_that_is_not_redis_is_refused(seeded: dict[str, str]) -> None:
+    code, output = concert(
+        {**seeded, "CONCERT_REDIS_URL": "http://127.0.0.1:6379"}, "queue", "stats"
+    )
     assert code == 2
-    assert "CONCERT_REDIS_URL" in output
+    assert output.startswith("error: CONCERT_REDIS_URL=")
+
+
+def test_an_unreachable_redis_is_one_clear_line(seeded: dict[str, str]) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {**seeded, "CONCERT_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    code, output = concert(env, "queue", "admit")
+    assert code == 1
+    assert output.startswith("error: SERVICE_UNAVAILABLE: Redis is unavailable")
+    assert output.strip().count("\n") == 0
 
 
 def test_amounts_are_ascii_digits(seeded: dict[str, str]) -> None:

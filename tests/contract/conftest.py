@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from uuid import uuid4
 
 import pytest
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from adapters import sql
 from adapters.memory import (
@@ -25,7 +22,7 @@ from adapters.memory import (
 from adapters.redis import RedisIdempotencyStore, RedisQueueStore
 from concert_core.policy import Policy
 from contract.helpers import Backend
-from services import empty_postgres, unavailable
+from services import empty_postgres, redis_namespace
 from support import migrated_sqlite
 
 BACKENDS = [
@@ -34,25 +31,6 @@ BACKENDS = [
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
 ]
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-async def _redis_namespace() -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    """A Redis client and a namespace of this test's own, its keys deleted afterwards
-    (other test processes share the server: never FLUSHDB)."""
-    client = aioredis.Redis.from_url(REDIS_URL)
-    namespace = f"test-{uuid4().hex}"
-    try:
-        try:
-            await client.ping()
-        except (RedisError, OSError) as error:
-            unavailable("Redis", error)
-        yield client, namespace
-        async for key in client.scan_iter(match=f"{namespace}:*", count=1_000):
-            await client.delete(key)
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
@@ -104,7 +82,7 @@ async def _build(
             )
     elif name == "postgres+redis":
         url = request.getfixturevalue("postgres_url")
-        async for client, namespace in _redis_namespace():
+        async for client, namespace in redis_namespace():
             async for engine in empty_postgres(url):
                 yield Backend(
                     name=name,

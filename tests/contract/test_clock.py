@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 
-from adapters.clock import ManualClock, SystemClock
+from adapters import redis, sql
+from adapters.clock import ManualClock, SharedClock, SystemClock
+from concert_core.domain import ServiceUnavailableError
 from concert_core.ports import Clock
 from contract.helpers import T0
+from services import empty_postgres, redis_namespace
 
-# Later clocks (a storage's shared clock) add a param here.
-CLOCKS = ["manual", "system"]
+CLOCKS = [
+    "manual",
+    "system",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("redis", marks=pytest.mark.redis),
+]
 
 
-@pytest.fixture(params=CLOCKS, ids=CLOCKS)
-def clock(request: pytest.FixtureRequest) -> Clock:
+@pytest.fixture(params=CLOCKS)
+async def clock(request: pytest.FixtureRequest) -> AsyncIterator[Clock]:
     if request.param == "manual":
-        return ManualClock(T0)
-    if request.param == "system":
-        return SystemClock()
-    raise ValueError(f"no clock called {request.param!r}")  # pragma: no cover
+        yield ManualClock(T0)
+    elif request.param == "system":
+        yield SystemClock()
+    elif request.param == "postgres":
+        async for engine in empty_postgres(request.getfixturevalue("postgres_url")):
+            yield SharedClock(partial(sql.database_time, engine), resync_every=0.005)
+    elif request.param == "redis":
+        async for client, _ in redis_namespace():
+            yield SharedClock(partial(redis.redis_time, client), resync_every=0.005)
+    else:  # pragma: no cover
+        raise ValueError(f"no clock called {request.param!r}")
 
 
 async def test_now_is_timezone_aware(clock: Clock) -> None:
@@ -72,3 +89,111 @@ async def test_advancing_backwards_is_refused_and_leaves_the_time_alone(
 def test_a_manual_clock_refuses_a_naive_start() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         ManualClock(dt.datetime(2026, 1, 1, 12))  # deliberately naive
+
+
+class Source:
+    """A shared clock's stand-in: a time it is told, and how often it was read."""
+
+    def __init__(self, instant: dt.datetime) -> None:
+        self.instant = instant
+        self.reads = 0
+        self.failing = False
+
+    async def __call__(self) -> dt.datetime:
+        self.reads += 1
+        if self.failing:
+            raise ServiceUnavailableError("the shared clock is unavailable")
+        return self.instant
+
+
+class Ticks:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_shared_clock_tells_its_source_s_time_not_the_host_s() -> None:
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # the host's clock is wrong
+    source, ticks = Source(ahead), Ticks()
+    clock = SharedClock(source, resync_every=1.0, monotonic=ticks)
+    assert await clock.now() == ahead
+    ticks.now += 0.25
+    assert await clock.now() == ahead + dt.timedelta(seconds=0.25)
+
+
+async def test_two_instances_on_one_source_agree_whatever_their_start() -> None:
+    source, ticks_a, ticks_b = Source(T0), Ticks(), Ticks()
+    ticks_b.now = 9_999.0  # monotonic clocks have arbitrary origins
+    a = SharedClock(source, monotonic=ticks_a)
+    b = SharedClock(source, monotonic=ticks_b)
+    assert await a.now() == await b.now() == T0
+    ticks_a.now += 0.5
+    ticks_b.now += 0.5
+    assert await a.now() == await b.now() == T0 + dt.timedelta(seconds=0.5)
+
+
+async def test_the_source_is_read_again_only_once_a_reading_is_old() -> None:
+    source, ticks = Source(T0), Ticks()
+    clock = SharedClock(source, resync_every=1.0, monotonic=ticks)
+    for _ in range(10):
+        await clock.now()
+        ticks.now += 0.05
+    assert source.reads == 1
+    ticks.now += 1.0
+    source.instant = T0 + dt.timedelta(seconds=10)  # the source moved on by itself
+    assert await clock.now() == T0 + dt.timedelta(seconds=10)
+    assert source.reads == 2
+
+
+async def test_concurrent_readers_share_one_read_of_the_source() -> None:
+    source = Source(T0)
+    clock = SharedClock(source, monotonic=Ticks())
+    readings = await asyncio.gather(*(clock.now() for _ in range(50)))
+    assert source.reads == 1
+    assert set(readings) == {T0}
+
+
+async def test_a_shared_clock_never_goes_back_when_its_source_steps_back() -> None:
+    source, ticks = Source(T0), Ticks()
+    clock = SharedClock(source, resync_every=1.0, monotonic=ticks)
+    ticks.now += 2.0
+    late = await clock.now()
+    source.instant = T0 - dt.timedelta(seconds=5)  # the source was stepped back
+    ticks.now += 2.0
+    assert await clock.now() == late
+
+
+async def test_a_lost_source_counts_on_from_its_last_reading() -> None:
+    source, ticks = Source(T0), Ticks()
+    clock = SharedClock(source, resync_every=1.0, monotonic=ticks)
+    await clock.now()
+    source.failing = True
+    ticks.now += 3.0
+    assert await clock.now() == T0 + dt.timedelta(seconds=3)
+
+
+async def test_a_shared_clock_that_was_never_read_raises_the_source_s_error() -> None:
+    source = Source(T0)
+    source.failing = True
+    with pytest.raises(ServiceUnavailableError):
+        await SharedClock(source, monotonic=Ticks()).now()
+    source.failing = False
+    assert await SharedClock(source, monotonic=Ticks()).now() == T0
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_the_database_and_redis_clocks_are_the_host_s_here(postgres_url: str) -> None:
+    """On one machine the three clocks are one: a sanity check of both readers."""
+    async for engine in empty_postgres(postgres_url):
+        async for client, _ in redis_namespace():
+            host = dt.datetime.now(dt.UTC)
+            database = await sql.database_time(engine)
+            in_redis = await redis.redis_time(client)
+            assert abs(database - host) < dt.timedelta(seconds=1)
+            assert abs(in_redis - host) < dt.timedelta(seconds=1)
+            assert database.utcoffset() == in_redis.utcoffset() == dt.timedelta(0)

@@ -1,6 +1,6 @@
 """The REST API under test: one app per test, driven in the test's own event loop.
 
-``storage_url`` is the one place the storage is chosen; every test depends on it
+``storage`` is the one place the storage is chosen; every test depends on it
 (through ``api``/``open_api``) and on the ``clock``, nothing else. Requests go through
 ``httpx.ASGITransport`` in the test's loop, so ``asyncio.gather`` really interleaves
 them (Litestar's AsyncTestClient runs the app in a portal thread, one request at a
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from attrs import evolve
 from dependency_injector import providers
 
 from adapters import sql
@@ -26,28 +27,48 @@ from e2e.helpers import Api, OpenApi, running
 from entrypoints.container import Container
 from entrypoints.http import create_app
 from entrypoints.settings import MEMORY_URL, Settings
-from services import empty_postgres
+from services import REDIS_URL, empty_postgres, redis_namespace
 from support import TEST_SECRET
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The storage every e2e test runs against: in memory, the embedded SQLite store (a
-    fresh, migrated file per test), and PostgreSQL (the run's database, emptied)."""
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
+    ]
+)
+async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Settings]:
+    """The storage every e2e test runs against, as settings: in memory, the embedded
+    SQLite store (a fresh, migrated file per test), PostgreSQL (the run's database,
+    emptied), and PostgreSQL with the waiting room and idempotency keys in Redis (a key
+    namespace of the test's own)."""
     if request.param == "memory":
-        return MEMORY_URL
-    if request.param == "postgres":
+        yield Settings(database_url=MEMORY_URL, token_secret=TEST_SECRET)
+        return
+    if request.param.startswith("postgres"):
         url: str = request.getfixturevalue("postgres_url")
         async for _ in empty_postgres(url):
             pass
-        return url
+        if request.param == "postgres":
+            yield Settings(database_url=url, token_secret=TEST_SECRET)
+            return
+        async for _, namespace in redis_namespace():
+            yield Settings(
+                database_url=url,
+                redis_url=REDIS_URL,
+                redis_namespace=namespace,
+                token_secret=TEST_SECRET,
+            )
+        return
     url = f"sqlite+aiosqlite:///{tmp_path}/e2e.db"
     engine = sql.create_engine(url)
     try:
         await sql.upgrade(engine)
     finally:
         await engine.dispose()
-    return url
+    yield Settings(database_url=url, token_secret=TEST_SECRET)
 
 
 @pytest.fixture
@@ -69,12 +90,12 @@ def policy() -> Policy:
 
 
 @pytest.fixture
-def open_api(storage_url: str, clock: ManualClock) -> OpenApi:
-    """``async with open_api(policy) as api``: an app on ``storage_url`` and ``clock``."""
+def open_api(storage: Settings, clock: ManualClock) -> OpenApi:
+    """``async with open_api(policy) as api``: an app on ``storage`` and ``clock``."""
 
     @asynccontextmanager
     async def open_(policy: Policy) -> AsyncIterator[Api]:
-        settings = Settings(database_url=storage_url, token_secret=TEST_SECRET, policy=policy)
+        settings = evolve(storage, policy=policy)
         container = Container(settings=settings)
         container.clock.override(providers.Object(clock))
         app = create_app(settings, container=container)

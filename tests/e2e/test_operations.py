@@ -18,7 +18,6 @@ from e2e.helpers import API, Api, OpenApi, running
 from entrypoints.container import Container, Storage, open_storage
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
-from support import TEST_SECRET
 
 SPEC_PATHS = {
     "/api/v1/queue/tokens": {"post"},
@@ -113,7 +112,7 @@ async def test_each_app_has_its_own_metrics(open_api: OpenApi, policy: Policy) -
 
 
 async def test_the_app_opens_its_storage_on_start_up_and_closes_it_on_shut_down(
-    storage_url: str, clock: ManualClock
+    storage: Settings, clock: ManualClock
 ) -> None:
     events = []
     opened: list[Storage] = []
@@ -125,7 +124,7 @@ async def test_the_app_opens_its_storage_on_start_up_and_closes_it_on_shut_down(
             yield storage
         events.append("closed")
 
-    settings = Settings(database_url=storage_url, token_secret=TEST_SECRET)
+    settings = storage
     container = Container(settings=settings)
     container.clock.override(providers.Object(clock))
     container.storage.override(providers.Resource(tracked, settings))

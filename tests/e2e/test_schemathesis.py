@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from attrs import evolve
 from dependency_injector import providers
 from hypothesis import HealthCheck, given, settings
 from litestar import Litestar
@@ -31,7 +32,7 @@ from concert_core.use_cases import IssueTokenCommand
 from entrypoints.container import Container
 from entrypoints.http import create_app
 from entrypoints.settings import MEMORY_URL, Settings
-from support import TEST_SECRET, schedule
+from support import schedule
 
 MAX_EXAMPLES = 30
 EXCLUDED_CHECKS = [
@@ -59,12 +60,10 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 
 
 @pytest.fixture
-def seeded_app(storage_url: str, clock: ManualClock) -> Iterator[tuple[Litestar, dict[str, str]]]:
+def seeded_app(storage: Settings, clock: ManualClock) -> Iterator[tuple[Litestar, dict[str, str]]]:
     """An app whose start-up schedules a concert and lets one fan in (the start-up runs
     on schemathesis' loop, as every request does)."""
-    settings = Settings(
-        database_url=storage_url, token_secret=TEST_SECRET, policy=Policy(active_capacity=5)
-    )
+    settings = evolve(storage, policy=Policy(active_capacity=5))
     container = Container(settings=settings)
     container.clock.override(providers.Object(clock))
     app = create_app(settings, container=container)

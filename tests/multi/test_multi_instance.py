@@ -1,5 +1,5 @@
-"""Invariants across three `concert serve` instances sharing one PostgreSQL database,
-driven concurrently over HTTP (loopback only, bounded in count)."""
+"""Invariants across three `concert serve` instances sharing one PostgreSQL database and
+one Redis, driven concurrently over HTTP (loopback only, bounded in count)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from adapters import sql
 from integration.conftest import CONCERT as CLI
 from multi.conftest import Cluster
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 CONCERT = 1
 DATE = "2027-03-06"

@@ -4,12 +4,13 @@ Relational state (seats, reservations, wallets, payments) stays in SQL; Redis ho
 waiting room and the first results of keyed requests. Every key of a concert shares
 the hash tag ``{concert:ID}`` and each idempotency key has one of its own, so both run
 on Redis Cluster unchanged. Both need a ``redis.asyncio.Redis`` client that does not
-decode replies.
+decode replies; ``connect`` makes one.
 """
 
 from __future__ import annotations
 
+from adapters.redis.connection import connect, ping, redis_time
 from adapters.redis.idempotency import RedisIdempotencyStore
 from adapters.redis.queue_store import RedisQueueStore
 
-__all__ = ["RedisIdempotencyStore", "RedisQueueStore"]
+__all__ = ["RedisIdempotencyStore", "RedisQueueStore", "connect", "ping", "redis_time"]

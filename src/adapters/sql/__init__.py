@@ -3,7 +3,7 @@ the idempotency store, on SQLite (embedded) or PostgreSQL (scaled)."""
 
 from __future__ import annotations
 
-from adapters.sql.engine import create_engine, ping
+from adapters.sql.engine import create_engine, database_time, ping
 from adapters.sql.idempotency import SqlIdempotencyStore
 from adapters.sql.migrate import current_revision, head_revision, upgrade
 from adapters.sql.queue_store import SqlQueueStore
@@ -29,6 +29,7 @@ __all__ = [
     "SqlWalletRepository",
     "create_engine",
     "current_revision",
+    "database_time",
     "head_revision",
     "ping",
     "stored_secret",

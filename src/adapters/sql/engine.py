@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -25,8 +26,17 @@ _log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
+POOL_TIMEOUT_SECONDS = 10
+"""How long a request waits for a free PostgreSQL connection before it gets 503."""
+
+
+def create_engine(url: str, *, pool_size: int | None = None, **options: Any) -> AsyncEngine:
+    """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
+
+    On PostgreSQL, ``pool_size`` is the most connections the engine opens (no overflow),
+    so instances x workers x pool size is what the server must allow. SQLite serialises
+    writers itself and ignores it.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
@@ -34,6 +44,8 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     options.setdefault("pool_pre_ping", True)
+    if pool_size is not None:
+        options.update(pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS)
     return create_async_engine(parsed, **options)
 
 
@@ -129,3 +141,15 @@ def _finished_probe(probe: asyncio.Future[None]) -> None:
     _probes.discard(probe)
     if not probe.cancelled() and (error := probe.exception()) is not None:
         _log.warning("database health check failed: %s", error)
+
+
+async def database_time(engine: AsyncEngine) -> dt.datetime:
+    """The database server's clock now (``clock_timestamp()``): a clock every instance
+    sharing the database shares. SQLite has no server: its clock is the host's."""
+    with storage_errors():
+        async with engine.connect() as connection:
+            if not is_postgres(connection):
+                return dt.datetime.now(dt.UTC)
+            result = await connection.execute(text("SELECT clock_timestamp()"))
+            instant: dt.datetime = result.scalar_one()
+    return instant.astimezone(dt.UTC)

@@ -24,7 +24,7 @@ from rich.table import Table
 from concert_core import ConcertService
 from concert_core.domain import DomainError, ServiceUnavailableError
 from concert_core.use_cases import ChargeCommand, ScheduleConcertCommand, tiered_prices
-from entrypoints.container import Container, check_supported
+from entrypoints.container import Container
 from entrypoints.settings import Settings, SettingsError
 
 _T = TypeVar("_T")
@@ -65,7 +65,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def settings() -> Settings:
     try:
         config = Settings.from_env(os.environ)
-        check_supported(config)
     except SettingsError as error:
         fail(str(error), 2)
     return config

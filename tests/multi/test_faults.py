@@ -1,0 +1,297 @@
+"""Faults under load: Redis stopped and restarted, PostgreSQL connections killed
+mid-transaction, an instance killed with SIGKILL during a payment storm. Afterwards
+money is conserved and no seat is sold twice."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from integration.conftest import free_port
+from multi.conftest import Cluster
+from multi.test_multi_instance import (
+    CONCERT,
+    DATE,
+    LIMITS,
+    bearer,
+    enter,
+    scalar,
+    until_active,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+FUNDS = 1_000_000
+
+
+# -- shared checks --------------------------------------------------------------------
+
+
+async def audit(cluster: Cluster, buyers: dict[str, int]) -> None:
+    """Every buyer (user → price of the one seat they bought) paid exactly once and
+    exactly that; no money appeared or vanished; no seat was sold twice."""
+    url = cluster.database_url
+    assert await scalar(url, "SELECT count(*) FROM payments") == len(buyers)
+    assert await scalar(url, "SELECT count(*) FROM seats WHERE status = 'SOLD'") == len(buyers)
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM (SELECT 1 FROM reservations WHERE status = 'CONFIRMED' "
+            "GROUP BY concert_id, date, seat_no HAVING count(*) > 1) doubled",
+        )
+        == 0
+    )
+    assert (
+        await scalar(
+            url,
+            "SELECT count(*) FROM wallets w WHERE balance <> "
+            "(SELECT coalesce(sum(amount), 0) FROM ledger l WHERE l.user_id = w.user_id)",
+        )
+        == 0
+    )
+    charged = await scalar(url, "SELECT coalesce(sum(amount), 0) FROM ledger WHERE amount > 0")
+    assert charged == FUNDS * len(buyers)
+    paid = await scalar(url, "SELECT coalesce(sum(amount), 0) FROM payments")
+    assert paid == sum(buyers.values())
+    assert await scalar(url, "SELECT sum(balance) FROM wallets") == charged - paid
+    for user, price in buyers.items():
+        balance = await scalar(url, f"SELECT balance FROM wallets WHERE user_id = '{user}'")
+        assert balance == FUNDS - price, user
+
+
+async def ready_buyers(
+    client: httpx.AsyncClient, cluster: Cluster, count: int
+) -> list[tuple[str, str, str, int]]:
+    """``count`` fans let in, each holding seat i + 1 with the funds to pay for it:
+    (user, token, reservation id, price)."""
+    users = [str(uuid.uuid4()) for _ in range(count)]
+    tokens = await asyncio.gather(*(enter(client, cluster.api(i), u) for i, u in enumerate(users)))
+    await until_active(client, cluster, list(tokens))
+    ready = []
+    for i, (user, token) in enumerate(zip(users, tokens, strict=True)):
+        charged = await client.post(
+            f"{cluster.api(i)}/users/{user}/balance/charge", json={"amount": FUNDS}
+        )
+        assert charged.status_code == 200, charged.text
+        held = await client.post(
+            f"{cluster.api(i)}/reservations",
+            headers=bearer(token),
+            json={"concert_id": CONCERT, "date": DATE, "seat_no": i + 1},
+        )
+        assert held.status_code == 201, held.text
+        ready.append((user, token, held.json()["reservation_id"], held.json()["price"]))
+    return ready
+
+
+async def pay_until_paid(
+    client: httpx.AsyncClient, cluster: Cluster, i: int, token: str, reservation_id: str
+) -> list[int]:
+    """Pay as a careful client does: one Idempotency-Key, retried (on the next
+    instance) after a 503, a 409 IN_PROGRESS or a dropped connection, until 201."""
+    key, seen = str(uuid.uuid4()), []
+    for attempt in range(200):
+        try:
+            reply = await client.post(
+                f"{cluster.api(i + attempt)}/payments",
+                headers={**bearer(token), "Idempotency-Key": key},
+                json={"reservation_ids": [reservation_id]},
+            )
+        except httpx.TransportError:
+            seen.append(0)
+            continue
+        seen.append(reply.status_code)
+        if reply.status_code == 201:
+            return seen
+        problem = reply.json()
+        assert (reply.status_code, problem["code"]) in {
+            (503, "SERVICE_UNAVAILABLE"),
+            (409, "IDEMPOTENCY_IN_PROGRESS"),
+        }, reply.text
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"never paid: {seen}")
+
+
+# -- Redis stopped and restarted ----------------------------------------------------
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """``start()`` runs a Redis of the test's own (append-only file, fsync always) on
+    one port; call it again after killing it to restart it on the same data."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed")
+    port = free_port()
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [
+                server,
+                "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes", "--appendfsync", "always",
+                "--dir", str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        started.append(process)
+        probe = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                if probe.ping():
+                    break
+            except redis.ConnectionError:
+                asyncio.run(asyncio.sleep(0.05))
+        probe.close()
+        return process
+
+    start.url = f"redis://127.0.0.1:{port}/0"  # type: ignore[attr-defined]
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+async def test_redis_stopped_and_restarted(
+    start_cluster: Callable[..., Cluster],
+    private_redis: Callable[[], subprocess.Popen[bytes]],
+) -> None:
+    server = private_redis()
+    cluster = start_cluster(
+        redis_url=private_redis.url,  # type: ignore[attr-defined]
+        active_capacity="5",
+        admission_interval_seconds="0.2",
+    )
+    async with httpx.AsyncClient(limits=LIMITS, timeout=30) as client:
+        [(user, token, reservation_id, price)] = await ready_buyers(client, cluster, 1)
+        waiting = [await enter(client, cluster.api(i), str(uuid.uuid4())) for i in range(3)]
+
+        server.kill()  # SIGKILL: no goodbye
+        server.wait()
+        for i in range(3):
+            status = await client.get(f"{cluster.api(i)}/queue/status", headers=bearer(token))
+            assert status.status_code == 503, status.text
+            assert status.json()["code"] == "SERVICE_UNAVAILABLE"
+            assert "Redis" in status.json()["detail"]
+            assert status.headers["Retry-After"]
+            health = await client.get(f"{cluster.root(i)}/health")
+            assert health.status_code == 503
+            assert health.json() == {
+                "status": "unavailable",
+                "database": "ok",
+                "queue": "unavailable",
+            }
+            entered = await client.post(
+                f"{cluster.api(i)}/queue/tokens", json={"user_id": user, "concert_id": CONCERT}
+            )
+            assert entered.status_code == 503
+        # What needs only PostgreSQL goes on.
+        balance = await client.get(f"{cluster.api(0)}/users/{user}/balance")
+        assert balance.status_code == 200
+        assert balance.json()["balance"] == FUNDS
+
+        private_redis()  # back, on the same data; the instances are not restarted
+        for i in range(3):
+            for _ in range(50):
+                health = await client.get(f"{cluster.root(i)}/health")
+                if health.status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert health.json() == {"status": "ok", "database": "ok", "queue": "ok"}
+        status = await client.get(f"{cluster.api(2)}/queue/status", headers=bearer(token))
+        assert status.status_code == 200, status.text
+        assert status.json()["status"] == "ACTIVE"
+        places = [
+            (await client.get(f"{cluster.api(i)}/queue/status", headers=bearer(t))).json()
+            for i, t in enumerate(waiting)
+        ]
+        assert [p["status"] for p in places] == ["ACTIVE"] * 3  # admission resumed
+        assert (await pay_until_paid(client, cluster, 1, token, reservation_id))[-1] == 201
+    await audit(cluster, {user: price})
+
+
+# -- PostgreSQL connections killed mid-transaction --------------------------------------
+
+
+async def kill_transactions(url: str, stop: asyncio.Event) -> int:
+    """Terminate every other backend of the database that is inside a transaction, over
+    and over until ``stop``; return how many were killed."""
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    killed = 0
+    try:
+        while not stop.is_set():
+            rows = await connection.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND xact_start IS NOT NULL AND backend_type = 'client backend'"
+            )
+            killed += sum(1 for row in rows if row[0])
+            await asyncio.sleep(0.01)
+    finally:
+        await connection.close()
+    return killed
+
+
+async def test_postgres_connections_killed_mid_transaction_during_a_payment_storm(
+    start_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = start_cluster(
+        active_capacity="50", admission_interval_seconds="0.2", idempotency_lease_seconds="2"
+    )
+    async with httpx.AsyncClient(limits=LIMITS, timeout=60) as client:
+        buyers = await ready_buyers(client, cluster, 30)
+        stop = asyncio.Event()
+        killer = asyncio.create_task(kill_transactions(cluster.database_url, stop))
+        try:
+            histories = await asyncio.gather(
+                *(
+                    pay_until_paid(client, cluster, i, token, reservation_id)
+                    for i, (_, token, reservation_id, _) in enumerate(buyers)
+                )
+            )
+        finally:
+            stop.set()
+            killed = await killer
+        assert killed > 0, "no transaction was ever caught open"
+        assert any(503 in h for h in histories), histories  # a kill reached a request
+        for i in range(3):
+            health = await client.get(f"{cluster.root(i)}/health")
+            assert health.status_code == 200
+    await audit(cluster, {user: price for user, _, _, price in buyers})
+
+
+# -- an instance killed during a payment storm ----------------------------------------
+
+
+async def test_an_instance_killed_during_a_payment_storm(
+    start_cluster: Callable[..., Cluster],
+) -> None:
+    cluster = start_cluster(
+        active_capacity="50", admission_interval_seconds="0.2", idempotency_lease_seconds="2"
+    )
+    async with httpx.AsyncClient(limits=LIMITS, timeout=60) as client:
+        buyers = await ready_buyers(client, cluster, 30)
+        storm = [
+            asyncio.create_task(pay_until_paid(client, cluster, i, token, reservation_id))
+            for i, (_, token, reservation_id, _) in enumerate(buyers)
+        ]
+        await asyncio.sleep(0.05)
+        victim = cluster.processes[0]
+        victim.kill()  # SIGKILL, with payments in flight on it
+        victim.wait()
+        histories: list[Any] = await asyncio.gather(*storm)
+    assert victim.returncode == -9
+    assert all(h[-1] == 201 for h in histories)
+    await audit(cluster, {user: price for user, _, _, price in buyers})
