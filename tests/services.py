@@ -115,3 +115,20 @@ async def redis_namespace() -> AsyncIterator[tuple[aioredis.Redis, str]]:
             await client.delete(key)
     finally:
         await client.aclose()
+
+
+def require_redis() -> None:
+    """Skip (or fail, where services are required) unless Redis answers a PING; for
+    tests that open their Redis clients later, on a loop of their own."""
+
+    async def ping() -> None:
+        client = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        run_aside(ping())
+    except (RedisError, OSError) as error:
+        unavailable("Redis", error)

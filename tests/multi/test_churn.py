@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
@@ -17,7 +16,8 @@ from adapters.redis import RedisQueueStore, redis_time
 from concert_core import Policy
 from concert_core.domain import ConcertId
 from multi.conftest import Cluster
-from multi.test_multi_instance import CONCERT, DATE, LIMITS, bearer, enter, scalar
+from multi.http import Http, http
+from multi.test_multi_instance import CONCERT, DATE, bearer, enter, scalar
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -40,50 +40,48 @@ async def test_under_churn_the_cap_holds_and_freed_places_refill_within_the_inte
         hold_ttl_seconds="2",
     )
     assert cluster.redis_url is not None
-    client = aioredis.Redis.from_url(cluster.redis_url)
-    store = RedisQueueStore(client, Policy(), namespace=cluster.redis_namespace)
+    redis = aioredis.Redis.from_url(cluster.redis_url)
+    store = RedisQueueStore(redis, Policy(), namespace=cluster.redis_namespace)
     samples: list[tuple[float, int, int]] = []  # (seconds, active, waiting)
     done = asyncio.Event()
 
     async def sample() -> None:
         while not done.is_set():
-            stats = await store.stats(ConcertId(CONCERT), await redis_time(client))
+            stats = await store.stats(ConcertId(CONCERT), await redis_time(redis))
             samples.append((time.monotonic(), stats.active, stats.waiting))
             await asyncio.sleep(0.02)
 
     outcomes: dict[str, int] = {"left": 0, "paid": 0, "lapsed": 0}
 
-    async def fan(http: httpx.AsyncClient, i: int) -> None:
+    async def fan(web: Http, i: int) -> None:
         user = str(uuid.uuid4())
-        token = await enter(http, cluster.api(i), user)
+        token = await enter(web, cluster.api(i), user)
         while True:  # poll (on any instance) until let in
-            reply = await http.get(f"{cluster.api(i + 1)}/queue/status", headers=bearer(token))
+            reply = await web.get(f"{cluster.api(i + 1)}/queue/status", headers=bearer(token))
             assert reply.status_code == 200, reply.text
             if reply.json()["status"] == "ACTIVE":
                 break
             await asyncio.sleep(0.25)
         kind = ("left", "paid", "lapsed")[i % 3]
         if kind == "left":
-            reply = await http.delete(
-                f"{cluster.api(i + 2)}/queue/tokens/me", headers=bearer(token)
-            )
+            reply = await web.delete(f"{cluster.api(i + 2)}/queue/tokens/me", headers=bearer(token))
             assert reply.status_code == 204, reply.text
         elif kind == "paid":
-            await pay(http, i, user, token, seat_no=i // 3 + 1)
+            await pay(web, i, user, token, seat_no=i // 3 + 1)
         outcomes[kind] += 1  # a lapsing fan just stops: its place lapses at active_until
 
-    async def pay(http: httpx.AsyncClient, i: int, user: str, token: str, seat_no: int) -> None:
-        charged = await http.post(
+    async def pay(web: Http, i: int, user: str, token: str, seat_no: int) -> None:
+        charged = await web.post(
             f"{cluster.api(i)}/users/{user}/balance/charge", json={"amount": 1_000_000}
         )
         assert charged.status_code == 200, charged.text
-        held = await http.post(
+        held = await web.post(
             f"{cluster.api(i + 1)}/reservations",
             headers=bearer(token),
             json={"concert_id": CONCERT, "date": DATE, "seat_no": seat_no},
         )
         assert held.status_code == 201, held.text
-        paid = await http.post(
+        paid = await web.post(
             f"{cluster.api(i + 2)}/payments",
             headers=bearer(token),
             json={"reservation_ids": [held.json()["reservation_id"]]},
@@ -92,13 +90,13 @@ async def test_under_churn_the_cap_holds_and_freed_places_refill_within_the_inte
 
     sampler = asyncio.create_task(sample())
     try:
-        async with httpx.AsyncClient(limits=LIMITS, timeout=60) as http:
-            await asyncio.wait_for(asyncio.gather(*(fan(http, i) for i in range(FANS))), 120)
+        async with http(per_request=60) as client:
+            await asyncio.wait_for(asyncio.gather(*(fan(client, i) for i in range(FANS))), 120)
         await asyncio.sleep(ACTIVE_TTL + 2 * INTERVAL)  # the last lapsing places lapse
     finally:
         done.set()
         await sampler
-        await client.aclose()
+        await redis.aclose()
 
     assert outcomes == {"left": FANS // 3, "paid": FANS // 3, "lapsed": FANS // 3}
     assert max(active for _, active, _ in samples) <= CAPACITY, "the cap was exceeded"

@@ -12,16 +12,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
 from integration.conftest import free_port
 from multi.conftest import Cluster
+from multi.http import Http, TransportError, http
 from multi.test_multi_instance import (
     CONCERT,
     DATE,
-    LIMITS,
     bearer,
     enter,
     scalar,
@@ -69,7 +68,7 @@ async def audit(cluster: Cluster, buyers: dict[str, int]) -> None:
 
 
 async def ready_buyers(
-    client: httpx.AsyncClient, cluster: Cluster, count: int
+    client: Http, cluster: Cluster, count: int
 ) -> list[tuple[str, str, str, int]]:
     """``count`` fans let in, each holding seat i + 1 with the funds to pay for it:
     (user, token, reservation id, price)."""
@@ -93,7 +92,7 @@ async def ready_buyers(
 
 
 async def pay_until_paid(
-    client: httpx.AsyncClient, cluster: Cluster, i: int, token: str, reservation_id: str
+    client: Http, cluster: Cluster, i: int, token: str, reservation_id: str
 ) -> list[int]:
     """Pay as a careful client does: one Idempotency-Key, retried (on the next
     instance) after a 503, a 409 IN_PROGRESS or a dropped connection, until 201."""
@@ -105,7 +104,7 @@ async def pay_until_paid(
                 headers={**bearer(token), "Idempotency-Key": key},
                 json={"reservation_ids": [reservation_id]},
             )
-        except httpx.TransportError:
+        except TransportError:
             seen.append(0)
             continue
         seen.append(reply.status_code)
@@ -171,7 +170,7 @@ async def test_redis_stopped_and_restarted(
         active_capacity="5",
         admission_interval_seconds="0.2",
     )
-    async with httpx.AsyncClient(limits=LIMITS, timeout=30) as client:
+    async with http(per_request=30) as client:
         [(user, token, reservation_id, price)] = await ready_buyers(client, cluster, 1)
         waiting = [await enter(client, cluster.api(i), str(uuid.uuid4())) for i in range(3)]
 
@@ -249,7 +248,7 @@ async def test_postgres_connections_killed_mid_transaction_during_a_payment_stor
     cluster = start_cluster(
         active_capacity="50", admission_interval_seconds="0.2", idempotency_lease_seconds="2"
     )
-    async with httpx.AsyncClient(limits=LIMITS, timeout=60) as client:
+    async with http(per_request=60) as client:
         buyers = await ready_buyers(client, cluster, 30)
         stop = asyncio.Event()
         killer = asyncio.create_task(kill_transactions(cluster.database_url, stop))
@@ -280,7 +279,7 @@ async def test_an_instance_killed_during_a_payment_storm(
     cluster = start_cluster(
         active_capacity="50", admission_interval_seconds="0.2", idempotency_lease_seconds="2"
     )
-    async with httpx.AsyncClient(limits=LIMITS, timeout=60) as client:
+    async with http(per_request=60) as client:
         buyers = await ready_buyers(client, cluster, 30)
         # Every first attempt goes to instance 0; it dies as soon as the first payment is
         # through, with the others in flight on it. Retries go on to the other two.

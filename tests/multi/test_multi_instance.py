@@ -12,19 +12,18 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from adapters import sql
 from integration.conftest import CONCERT as CLI
 from multi.conftest import Cluster
+from multi.http import Http, Reply, http
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 CONCERT = 1
 DATE = "2027-03-06"
-LIMITS = httpx.Limits(max_connections=60)
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -36,19 +35,19 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def enter(client: httpx.AsyncClient, base: str, user: str) -> str:
+async def enter(client: Http, base: str, user: str) -> str:
     reply = await client.post(f"{base}/queue/tokens", json={"user_id": user, "concert_id": 1})
     assert reply.status_code == 201, reply.text
     return str(reply.json()["token"])
 
 
-async def status(client: httpx.AsyncClient, base: str, token: str) -> dict[str, Any]:
+async def status(client: Http, base: str, token: str) -> dict[str, Any]:
     reply = await client.get(f"{base}/queue/status", headers=bearer(token))
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
 
 
-async def until_active(client: httpx.AsyncClient, cluster: Cluster, tokens: list[str]) -> None:
+async def until_active(client: Http, cluster: Cluster, tokens: list[str]) -> None:
     for _ in range(100):
         states = await asyncio.gather(
             *(status(client, cluster.api(i), t) for i, t in enumerate(tokens))
@@ -73,7 +72,7 @@ async def test_400_active_fans_on_three_instances_race_for_50_seats(
 ) -> None:
     cluster = start_cluster(active_capacity="400", admission_interval_seconds="0.2")
     users = [str(uuid.uuid4()) for _ in range(400)]
-    async with httpx.AsyncClient(limits=LIMITS, timeout=180) as client:
+    async with http(per_request=180) as client:
         tokens = await asyncio.gather(
             *(enter(client, cluster.api(i), u) for i, u in enumerate(users))
         )
@@ -111,7 +110,7 @@ async def test_2000_tokens_issued_across_instances_keep_one_exact_line(
     # The servers' own loops pass once at start; the test then admits by hand.
     cluster = start_cluster(active_capacity="100", admission_interval_seconds="3600")
     users = [str(uuid.uuid4()) for _ in range(2000)]
-    async with httpx.AsyncClient(limits=LIMITS, timeout=180) as client:
+    async with http(per_request=180) as client:
         tokens = await asyncio.gather(
             *(enter(client, cluster.api(i), u) for i, u in enumerate(users))
         )
@@ -139,7 +138,7 @@ async def test_concurrent_charges_and_payments_on_shared_wallets_conserve_money(
 ) -> None:
     cluster = start_cluster(active_capacity="50", admission_interval_seconds="0.2")
     buyers = [str(uuid.uuid4()) for _ in range(20)]
-    async with httpx.AsyncClient(limits=LIMITS, timeout=180) as client:
+    async with http(per_request=180) as client:
         tokens = await asyncio.gather(
             *(enter(client, cluster.api(i), u) for i, u in enumerate(buyers))
         )
@@ -212,7 +211,7 @@ async def test_one_payment_retried_on_every_instance_at_once_is_charged_once(
 ) -> None:
     cluster = start_cluster(active_capacity="5", admission_interval_seconds="0.2")
     user = str(uuid.uuid4())
-    async with httpx.AsyncClient(limits=LIMITS, timeout=180) as client:
+    async with http(per_request=180) as client:
         token = await enter(client, cluster.api(0), user)
         await until_active(client, cluster, [token])
         held = await client.post(
@@ -226,7 +225,7 @@ async def test_one_payment_retried_on_every_instance_at_once_is_charged_once(
         )
         body = {"reservation_ids": [held.json()["reservation_id"]]}
 
-        async def attempt(i: int) -> httpx.Response:
+        async def attempt(i: int) -> Reply:
             return await client.post(
                 f"{cluster.api(i)}/payments",
                 headers={**bearer(token), "Idempotency-Key": "pay-once"},

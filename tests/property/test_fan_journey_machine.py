@@ -1,10 +1,10 @@
 """The invariants of the whole service, driven through its use cases.
 
-A Hypothesis state machine plays fans and operators against the in-memory adapters
-with a clock it moves by hand: issuing tokens, polling, admitting, leaving, holding,
-releasing, charging, paying, letting time pass and sweeping, one at a time or as a
-crowd acting at once (its coroutines interleave at every port call). After every step
-it checks what must never break:
+A Hypothesis state machine plays fans and operators against the service with a clock
+it moves by hand: issuing tokens, polling, admitting, leaving, holding, releasing,
+charging, paying, letting time pass and sweeping, one at a time or as a crowd acting
+at once (its coroutines interleave at every port call). After every step it checks
+what must never break:
 
 - no seat SOLD or held (unexpired) by two users, and seat and reservation agree;
 - ACTIVE tokens per concert never exceed the capacity;
@@ -13,6 +13,11 @@ it checks what must never break:
 - every balance >= 0 and equal to the sum of its ledger;
 - money conserved: accepted charges = balances + payments;
 - every SOLD seat has exactly one payment, and a payment's amount is its seats' prices.
+
+The same machine runs on two sets of adapters: in memory, where the invariants read
+the MemoryDatabase and the queue store's tokens directly, and (fewer, shorter runs) on
+PostgreSQL and Redis, where they read the tables and the Redis keys, and where the
+crowds' interleavings reach real transactions and scripts.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ import datetime as dt
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
-from hypothesis import event
+import attrs
+import pytest
+import redis.asyncio as aioredis
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -36,7 +44,10 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters import sql
 from adapters.clock import ManualClock
 from adapters.memory import (
     MemoryDatabase,
@@ -44,6 +55,10 @@ from adapters.memory import (
     MemoryQueueStore,
     MemoryUnitOfWorkFactory,
 )
+from adapters.redis import RedisIdempotencyStore, RedisQueueStore
+from adapters.redis.queue_store import _token as redis_token
+from adapters.sql import tables as t
+from adapters.sql.repositories import _entry, _payment, _reservation, _seat
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
 from concert_core.domain import (
@@ -51,15 +66,24 @@ from concert_core.domain import (
     DomainError,
     HoldExpiredError,
     IdempotencyKeyReusedError,
+    LedgerEntry,
+    Money,
+    Payment,
+    PaymentId,
     QueueToken,
+    Reservation,
     ReservationId,
     ReservationStatus,
+    Seat,
+    SeatKey,
     SeatStatus,
     TokenNotActiveError,
     TokenStatus,
     UserId,
     ValidationError,
+    Wallet,
 )
+from concert_core.ports import IdempotencyStore, QueueStore, UnitOfWork
 from concert_core.use_cases import (
     ChargeCommand,
     HoldSeatCommand,
@@ -67,6 +91,7 @@ from concert_core.use_cases import (
     PayCommand,
     ScheduleConcertCommand,
 )
+from services import empty_postgres, redis_namespace, require_redis
 from support import Yielding, YieldingUnitOfWork
 
 T = TypeVar("T")
@@ -75,6 +100,86 @@ USERS = [UserId(uuid.UUID(int=n)) for n in range(1, 6)]
 PRICES = tuple(10_000 * (1 + n % 3) for n in range(50))
 SEATS = st.integers(min_value=1, max_value=4)  # few seats: contention is the point
 KEYS = st.one_of(st.none(), st.sampled_from(["k1", "k2"]))
+
+
+# -- what the invariants read ---------------------------------------------------------
+
+
+class Stored(Protocol):
+    """The relational state as the invariants read it: MemoryDatabase has this shape,
+    and StoredRows is the same read from PostgreSQL."""
+
+    @property
+    def seats(self) -> Mapping[SeatKey, Seat]: ...
+    @property
+    def reservations(self) -> Mapping[ReservationId, Reservation]:
+        """In the order they were made (the memory's insertion order), so that a replay
+        draws from them alike; their ids are random."""
+
+    @property
+    def wallets(self) -> Mapping[UserId, Wallet]: ...
+    @property
+    def ledger(self) -> Mapping[UserId, Sequence[LedgerEntry]]: ...
+    @property
+    def payments(self) -> Mapping[PaymentId, Payment]: ...
+
+
+@attrs.frozen
+class StoredRows:
+    seats: dict[SeatKey, Seat]
+    reservations: dict[ReservationId, Reservation]
+    wallets: dict[UserId, Wallet]
+    ledger: dict[UserId, list[LedgerEntry]]
+    payments: dict[PaymentId, Payment]
+
+
+async def read_stored_rows(engine: AsyncEngine, seen: dict[ReservationId, int]) -> StoredRows:
+    """Every seat, reservation, wallet, ledger entry and payment in the database, mapped
+    as the SQL repositories map them, read in one transaction.
+
+    ``seen`` numbers the reservations in the order they were first read (kept by the
+    caller from one read to the next); those first read together are ordered by when
+    they were made, then by seat and owner, which leaves ties only between the random
+    ids of one user's holds of one seat within one step.
+    """
+    s, r, ledger, p = t.seats.c, t.reservations.c, t.ledger.c, t.payments.c
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with connection.begin():
+            seats = await connection.execute(
+                select(t.seats).order_by(s.concert_id, s.date, s.seat_no)
+            )
+            reservations = await connection.execute(
+                select(t.reservations).order_by(
+                    r.created_at, r.concert_id, r.date, r.seat_no, r.user_id, r.token_id, r.status
+                )
+            )
+            wallets = await connection.execute(select(t.wallets).order_by(t.wallets.c.user_id))
+            entries = await connection.execute(select(t.ledger).order_by(ledger.serial))
+            payments = await connection.execute(select(t.payments).order_by(p.serial))
+    held = [_reservation(row) for row in reservations]
+    for reservation in held:
+        seen.setdefault(reservation.reservation_id, len(seen))
+    by_user: dict[UserId, list[LedgerEntry]] = defaultdict(list)
+    for entry in map(_entry, entries):
+        by_user[entry.user_id].append(entry)
+    return StoredRows(
+        seats={seat.key: seat for seat in map(_seat, seats)},
+        reservations={
+            x.reservation_id: x for x in sorted(held, key=lambda x: seen[x.reservation_id])
+        },
+        wallets={UserId(w.user_id): Wallet(UserId(w.user_id), Money(w.balance)) for w in wallets},
+        ledger=dict(by_user),
+        payments={payment.payment_id: payment for payment in map(_payment, payments)},
+    )
+
+
+class RecordingQueue(QueueStore, Protocol):
+    """A queue store that logs its admission passes and shows its stored tokens."""
+
+    passes: list[tuple[ConcertId, list[QueueToken]]]
+
+    async def stored_tokens(self, concerts: Sequence[ConcertId]) -> list[QueueToken]: ...
 
 
 class RecordingQueueStore(MemoryQueueStore):
@@ -89,11 +194,66 @@ class RecordingQueueStore(MemoryQueueStore):
         self.passes.append((concert_id, admitted))
         return admitted
 
+    async def stored_tokens(self, concerts: Sequence[ConcertId]) -> list[QueueToken]:
+        return [token for token in self._tokens.values() if token.concert_id in concerts]
+
+
+class RecordingRedisQueueStore(RedisQueueStore):
+    """The Redis store, logging every admission pass; its tokens read from Redis."""
+
+    def __init__(self, client: aioredis.Redis, policy: Policy, *, namespace: str) -> None:
+        super().__init__(client, policy, namespace=namespace)
+        self.client = client
+        self.passes: list[tuple[ConcertId, list[QueueToken]]] = []
+        self._one_pass_at_a_time = asyncio.Lock()
+
+    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+        # Redis runs each pass (a script) whole, but the replies of passes sent at once
+        # on two connections may come back in either order: the log must keep the
+        # order they ran in, so passes go one at a time (issues still interleave).
+        async with self._one_pass_at_a_time:
+            admitted = await super().admit(concert_id, now)
+            self.passes.append((concert_id, admitted))
+        return admitted
+
+    async def stored_tokens(self, concerts: Sequence[ConcertId]) -> list[QueueToken]:
+        """Every token kept in the concerts' ``tok`` hashes, mapped as the scripts'
+        replies are (a reply's row is the token id followed by the packed token)."""
+        tokens: list[QueueToken] = []
+        for concert in concerts:
+            (key,) = (k for k in self.keys(concert) if k.endswith(":tok"))
+            stored: dict[bytes, bytes] = await self.client.hgetall(key)
+            tokens.extend(redis_token(concert, tid + packed) for tid, packed in stored.items())
+        return sorted(tokens, key=lambda token: (token.concert_id, token.sequence))
+
+
+class YieldingSqlUnitOfWork(YieldingUnitOfWork):
+    """YieldingUnitOfWork for a unit of work whose repositories exist only once it is
+    entered (the SQL one opens its connection then)."""
+
+    def __init__(self, factory: Callable[[], UnitOfWork], jitter: Callable[[], int]) -> None:
+        self._uow = factory()
+        self._jitter = jitter
+
+    async def __aenter__(self) -> Self:
+        for _ in range(self._jitter()):
+            await asyncio.sleep(0)
+        await self._uow.__aenter__()
+        for name in ("catalogue", "seats", "reservations", "wallets", "payments"):
+            setattr(self, name, Yielding(getattr(self._uow, name), self._jitter))
+        return self
+
+
+# -- the machine ----------------------------------------------------------------------
+
 
 class FanJourneyMachine(RuleBasedStateMachine):
+    """On the in-memory adapters: the invariants read the MemoryDatabase itself."""
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.Runner()
+        self.resources = contextlib.AsyncExitStack()
         self.clock = ManualClock()
         self.policy = Policy(
             active_capacity=2,
@@ -103,10 +263,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
             max_holds_per_user=2,
             idempotency_lease=dt.timedelta(seconds=5),
         )
-        self.db = MemoryDatabase()
-        self.queue = RecordingQueueStore(self.policy)
         self.codec = JwtTokenCodec("state-machine-secret-" + "s" * 32)
-        units = MemoryUnitOfWorkFactory(self.db)
         # Ports that yield at every call, a number of times drawn for each concurrent
         # step, so a crowd's coroutines interleave in ever different orders.
         self.shuffle = random.Random(0)
@@ -114,21 +271,47 @@ class FanJourneyMachine(RuleBasedStateMachine):
         def jitter() -> int:
             return self.shuffle.randint(0, 3)
 
-        self.service = ConcertService.build(
-            uow=lambda: YieldingUnitOfWork(units, jitter),
-            queue=Yielding(self.queue, jitter),
-            idempotency=Yielding(MemoryIdempotencyStore(self.policy), jitter),
-            codec=self.codec,
-            clock=Yielding(self.clock, jitter),
-            policy=self.policy,
-        )
-        self.concerts = [self.run(self._schedule(title)) for title in ("Dawn", "Dusk")]
+        try:
+            units, self.queue, idempotency = self.open_storage(jitter)
+            self.service = ConcertService.build(
+                uow=units,
+                queue=Yielding(self.queue, jitter),
+                idempotency=Yielding(idempotency, jitter),
+                codec=self.codec,
+                clock=Yielding(self.clock, jitter),
+                policy=self.policy,
+            )
+            self.concerts = [self.run(self._schedule(title)) for title in ("Dawn", "Dusk")]
+        except BaseException:
+            self.teardown()
+            raise
         self.tokens: dict[tuple[UserId, ConcertId], str] = {}
         self.charged = 0
         self.first_charges: dict[tuple[UserId, str], int] = {}
         self.admitted_up_to: dict[ConcertId, int] = defaultdict(int)
         self.checked_passes = 0
         self.walk_ins = 0
+
+    def open_storage(
+        self, jitter: Callable[[], int]
+    ) -> tuple[Callable[[], Any], RecordingQueue, IdempotencyStore]:
+        """The service's units of work, its queue store (recording) and its idempotency
+        store; whatever must be closed goes on ``self.resources``."""
+        self.db = MemoryDatabase()
+        units = MemoryUnitOfWorkFactory(self.db)
+        return (
+            lambda: YieldingUnitOfWork(units, jitter),
+            RecordingQueueStore(self.policy),
+            MemoryIdempotencyStore(self.policy),
+        )
+
+    def stored(self) -> Stored:
+        """Seats, reservations, wallets, ledger and payments as storage holds them now."""
+        return self.db
+
+    def stored_tokens(self) -> list[QueueToken]:
+        """Every token the queue store keeps, as it keeps it."""
+        return self.loop.run(self.queue.stored_tokens(self.concerts))
 
     @initialize()
     def fans_have_money_and_one_is_admitted(self) -> None:
@@ -138,10 +321,14 @@ class FanJourneyMachine(RuleBasedStateMachine):
         self.admit(None)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a step's work (which may change what is stored)."""
         return self.loop.run(coroutine)
 
     def teardown(self) -> None:
-        self.loop.close()
+        try:
+            self.loop.run(self.resources.aclose())
+        finally:
+            self.loop.close()
 
     async def _schedule(self, title: str) -> ConcertId:
         concert = await self.service.schedule_concert(
@@ -150,7 +337,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
         return concert.concert_id
 
     def now(self) -> dt.datetime:
-        return self.run(self.clock.now())
+        return self.loop.run(self.clock.now())
 
     # -- rules ----------------------------------------------------------------------
 
@@ -189,7 +376,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
         now = self.now()
         return [
             (t.user_id, t.concert_id)
-            for t in self.queue._tokens.values()
+            for t in self.stored_tokens()
             if t.status_at(now, self.policy.idle_timeout) is TokenStatus.ACTIVE
             and (t.user_id, t.concert_id) in self.tokens
         ]
@@ -213,11 +400,11 @@ class FanJourneyMachine(RuleBasedStateMachine):
             assert error.code in {"TOKEN_NOT_ACTIVE", "SEAT_UNAVAILABLE", "HOLD_LIMIT_REACHED"}
             event(f"hold: {error.code}")
 
-    @precondition(lambda self: self.db.reservations)
+    @precondition(lambda self: self.stored().reservations)
     @rule(data=st.data())
     def release(self, data: st.DataObject) -> None:
         # Insertion order, not ids: ids are random, and replays must draw alike.
-        reservation = data.draw(st.sampled_from(list(self.db.reservations.values())))
+        reservation = data.draw(st.sampled_from(list(self.stored().reservations.values())))
         token = self.tokens.get((reservation.user_id, reservation.concert_id))
         if token is None:
             return
@@ -247,17 +434,17 @@ class FanJourneyMachine(RuleBasedStateMachine):
         else:
             assert first == amount
 
-    @precondition(lambda self: self.tokens and self.db.reservations)
+    @precondition(lambda self: self.tokens and self.stored().reservations)
     @rule(data=st.data(), key=KEYS)
     def pay(self, data: st.DataObject, key: str | None) -> None:
         (user, concert) = self._pick_token(data)
         now = self.now()
         live = [
             r.reservation_id
-            for r in self.db.reservations.values()
+            for r in self.stored().reservations.values()
             if r.user_id == user and r.concert_id == concert and r.is_live_hold(now)
         ]
-        anything = list(self.db.reservations)
+        anything = list(self.stored().reservations)
         pool = live if live and data.draw(st.integers(0, 4)) else anything
         ids: list[ReservationId] = data.draw(
             st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True)
@@ -318,7 +505,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
             elif act == "pay":
                 live = [
                     r.reservation_id
-                    for r in self.db.reservations.values()
+                    for r in self.stored().reservations.values()
                     if r.user_id == user and r.concert_id == concert and r.is_live_hold(now)
                 ]
                 if not live:
@@ -374,20 +561,21 @@ class FanJourneyMachine(RuleBasedStateMachine):
     @invariant()
     def no_seat_is_sold_or_held_twice(self) -> None:
         now = self.now()
+        db = self.stored()
         claims: dict[object, list[ReservationId]] = defaultdict(list)
-        for r in self.db.reservations.values():
+        for r in db.reservations.values():
             if r.status is ReservationStatus.CONFIRMED or r.is_live_hold(now):
                 claims[r.seat].append(r.reservation_id)
         for seat_key, ids in claims.items():
             assert len(ids) == 1, f"seat {seat_key} claimed by {ids}"
-            seat = self.db.seats[seat_key]
+            seat = db.seats[seat_key]
             assert seat.reservation_id == ids[0]
             assert seat.status_at(now) is not SeatStatus.AVAILABLE
-        for seat in self.db.seats.values():
+        for seat in db.seats.values():
             status = seat.status_at(now)
             if status is not SeatStatus.AVAILABLE:
                 assert seat.reservation_id is not None
-                reservation = self.db.reservations[seat.reservation_id]
+                reservation = db.reservations[seat.reservation_id]
                 assert reservation.user_id == seat.holder
                 expected = (
                     ReservationStatus.CONFIRMED
@@ -399,9 +587,14 @@ class FanJourneyMachine(RuleBasedStateMachine):
     @invariant()
     def active_tokens_never_exceed_the_capacity(self) -> None:
         now = self.now()
+        active: dict[ConcertId, int] = defaultdict(int)
+        for token in self.stored_tokens():
+            if token.status_at(now, self.policy.idle_timeout) is TokenStatus.ACTIVE:
+                active[token.concert_id] += 1
         for concert in self.concerts:
-            stats = self.run(self.queue.stats(concert, now))
+            stats = self.loop.run(self.queue.stats(concert, now))  # reads only
             assert stats.active <= self.policy.active_capacity
+            assert active[concert] <= self.policy.active_capacity
 
     @invariant()
     def admission_follows_the_issue_order(self) -> None:
@@ -413,49 +606,49 @@ class FanJourneyMachine(RuleBasedStateMachine):
                 assert sequences[0] > self.admitted_up_to[concert], "a later token went first"
                 self.admitted_up_to[concert] = sequences[-1]
         self.checked_passes = len(self.queue.passes)
-        for concert in self.concerts:
-            for token in self.queue._tokens.values():
-                if token.concert_id != concert:
-                    continue
-                if token.status_at(now, self.policy.idle_timeout) is TokenStatus.WAITING:
-                    assert token.sequence > self.admitted_up_to[concert], (
-                        f"token {token.sequence} still waits behind admitted "
-                        f"{self.admitted_up_to[concert]}"
-                    )
+        for token in self.stored_tokens():
+            if token.status_at(now, self.policy.idle_timeout) is TokenStatus.WAITING:
+                assert token.sequence > self.admitted_up_to[token.concert_id], (
+                    f"token {token.sequence} still waits behind admitted "
+                    f"{self.admitted_up_to[token.concert_id]}"
+                )
 
     @invariant()
     def live_holds_stay_within_the_limit(self) -> None:
         now = self.now()
         holds: dict[tuple[UserId, ConcertId], int] = defaultdict(int)
-        for r in self.db.reservations.values():
+        for r in self.stored().reservations.values():
             if r.is_live_hold(now):
                 holds[(r.user_id, r.concert_id)] += 1
         assert all(n <= self.policy.max_holds_per_user for n in holds.values())
 
     @invariant()
     def balances_are_never_negative_and_equal_their_ledger(self) -> None:
+        db = self.stored()
         for user in USERS:
-            balance = self.db.wallets[user].balance if user in self.db.wallets else 0
+            balance = db.wallets[user].balance if user in db.wallets else 0
             assert balance >= 0
-            assert balance == sum(e.amount for e in self.db.ledger.get(user, ()))
+            assert balance == sum(e.amount for e in db.ledger.get(user, ()))
 
     @invariant()
     def money_is_conserved(self) -> None:
-        balances = sum(w.balance for w in self.db.wallets.values())
-        paid = sum(p.amount for p in self.db.payments.values())
+        db = self.stored()
+        balances = sum(w.balance for w in db.wallets.values())
+        paid = sum(p.amount for p in db.payments.values())
         assert self.charged == balances + paid
 
     @invariant()
     def every_sold_seat_has_exactly_one_payment_at_its_price(self) -> None:
+        db = self.stored()
         paid_for: dict[ReservationId, int] = defaultdict(int)
-        for payment in self.db.payments.values():
-            reservations = [self.db.reservations[r] for r in payment.reservation_ids]
+        for payment in db.payments.values():
+            reservations = [db.reservations[r] for r in payment.reservation_ids]
             assert payment.amount == sum(r.price for r in reservations)
             for r in reservations:
                 assert r.status is ReservationStatus.CONFIRMED
-                assert r.price == self.db.seats[r.seat].price
+                assert r.price == db.seats[r.seat].price
                 paid_for[r.reservation_id] += 1
-        for seat in self.db.seats.values():
+        for seat in db.seats.values():
             if seat.status is SeatStatus.SOLD:
                 assert seat.reservation_id is not None
                 assert paid_for[seat.reservation_id] == 1
@@ -463,3 +656,64 @@ class FanJourneyMachine(RuleBasedStateMachine):
 
 
 TestFanJourney = FanJourneyMachine.TestCase
+
+
+class FanJourneyOnPostgresAndRedis(FanJourneyMachine):
+    """On PostgreSQL and Redis: each run starts from empty tables and a Redis namespace
+    of its own (its keys deleted at teardown); the invariants read the rows and keys.
+
+    Engine and Redis client are made and closed on the machine's own loop.
+    """
+
+    postgres_url: ClassVar[str | None] = None
+    """The run's migrated database: the test case sets it (a machine takes no fixtures)."""
+
+    def open_storage(
+        self, jitter: Callable[[], int]
+    ) -> tuple[Callable[[], Any], RecordingQueue, IdempotencyStore]:
+        url = self.postgres_url
+        assert url is not None, "the test case sets FanJourneyOnPostgresAndRedis.postgres_url"
+        tables = contextlib.asynccontextmanager(empty_postgres)(url)
+        keys = contextlib.asynccontextmanager(redis_namespace)()
+        client, namespace = self.loop.run(self.resources.enter_async_context(keys))
+        self.engine = self.loop.run(self.resources.enter_async_context(tables))
+        self.snapshot: StoredRows | None = None
+        self.first_seen: dict[ReservationId, int] = {}
+        units = sql.SqlUnitOfWorkFactory(self.engine)
+        return (
+            lambda: YieldingSqlUnitOfWork(units, jitter),
+            RecordingRedisQueueStore(client, self.policy, namespace=namespace),
+            RedisIdempotencyStore(client, self.policy, namespace=namespace),
+        )
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        self.snapshot = None
+        return super().run(coroutine)
+
+    def stored(self) -> Stored:
+        # Read once after each step: rules' preconditions and every invariant share it.
+        if self.snapshot is None:
+            self.snapshot = self.loop.run(read_stored_rows(self.engine, self.first_seen))
+        return self.snapshot
+
+
+_memory = FanJourneyMachine.TestCase.settings
+POSTGRES_AND_REDIS = settings(
+    FanJourneyOnPostgresAndRedis.TestCase.settings,
+    max_examples=max(5, _memory.max_examples // 10),
+    stateful_step_count=max(10, _memory.stateful_step_count // 2),
+)
+"""A tenth of the profile's runs, half as long: a step costs round trips here."""
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+class TestFanJourneyOnPostgresAndRedis(FanJourneyOnPostgresAndRedis.TestCase):
+    settings = POSTGRES_AND_REDIS
+
+    @pytest.fixture(autouse=True)
+    def _storage(self, postgres_url: str) -> Iterator[None]:
+        require_redis()
+        FanJourneyOnPostgresAndRedis.postgres_url = postgres_url
+        yield
+        FanJourneyOnPostgresAndRedis.postgres_url = None
