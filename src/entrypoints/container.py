@@ -107,7 +107,9 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         idempotency=sql.SqlIdempotencyStore(engine, settings.policy),
         token_secret=secret,
         health=health,
-        clock=SharedClock(partial(sql.database_time, engine)),
+        clock=SharedClock(partial(sql.database_time, engine))
+        if engine.dialect.name == "postgresql"
+        else SystemClock(),  # SQLite's processes share one host, and its clock
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,10 @@ import pytest
 from dependency_injector import providers
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.clock import ManualClock
+from adapters.clock import ManualClock, SharedClock, SystemClock
+from adapters.memory import MemoryQueueStore
+from adapters.redis import RedisIdempotencyStore, RedisQueueStore
+from adapters.sql import SqlIdempotencyStore, SqlQueueStore
 from concert_core import Policy
 from concert_core.domain import Concert, ServiceUnavailableError
 from e2e.helpers import API, Api, OpenApi, running
@@ -171,3 +175,19 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+async def test_the_settings_pick_the_stores_and_the_clock(storage: Settings) -> None:
+    async with asynccontextmanager(open_storage)(storage) as opened:
+        kinds = (type(opened.queue), type(opened.idempotency), type(opened.clock))
+        assert (await opened.health()) == {"database": True, "queue": True}
+        now = await opened.clock.now()
+    if storage.redis_url is not None:
+        assert kinds == (RedisQueueStore, RedisIdempotencyStore, SharedClock)
+    elif storage.database_url.startswith("postgresql"):
+        assert kinds == (SqlQueueStore, SqlIdempotencyStore, SharedClock)
+    elif storage.in_memory:
+        assert kinds[0] is MemoryQueueStore and kinds[2] is SystemClock
+    else:
+        assert kinds == (SqlQueueStore, SqlIdempotencyStore, SystemClock)
+    assert abs(now - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=5)

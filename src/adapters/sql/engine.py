@@ -144,12 +144,10 @@ def _finished_probe(probe: asyncio.Future[None]) -> None:
 
 
 async def database_time(engine: AsyncEngine) -> dt.datetime:
-    """The database server's clock now (``clock_timestamp()``): a clock every instance
-    sharing the database shares. SQLite has no server: its clock is the host's."""
+    """PostgreSQL's clock now (``clock_timestamp()``): a clock every instance sharing
+    the database shares."""
     with storage_errors():
         async with engine.connect() as connection:
-            if not is_postgres(connection):
-                return dt.datetime.now(dt.UTC)
             result = await connection.execute(text("SELECT clock_timestamp()"))
             instant: dt.datetime = result.scalar_one()
     return instant.astimezone(dt.UTC)
