@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
+
+from concert_core.domain import ServiceUnavailableError
 
 _log = logging.getLogger(__name__)
 
@@ -49,10 +52,16 @@ class SharedClock:
     between, this process's monotonic clock measures the time elapsed since then. A
     reading is taken as the midpoint of its round trip, so two instances disagree by
     at most half a round trip plus their monotonic clocks' drift over ``resync_every``
-    (microseconds), never by their wall clocks' error. Readings never go backwards.
+    (microseconds), never by their wall clocks' error. A reading whose round trip took
+    longer than ``max_round_trip`` is not trusted while an earlier one can count on.
+    Readings never go backwards.
 
-    If the source cannot be read, the last reading goes on counting (the error is
-    logged); the first reading has nothing to fall back on and raises.
+    If the source cannot be read within ``read_timeout``, the last reading goes on
+    counting (the error is logged) and the source is not asked again for
+    ``resync_every``: a hung store costs one request at most ``read_timeout`` a
+    second, not every request. With no reading yet, ``now`` raises the source's error
+    (or ServiceUnavailableError on a timeout), without asking again within
+    ``resync_every`` either.
     """
 
     def __init__(
@@ -60,20 +69,28 @@ class SharedClock:
         source: Callable[[], Awaitable[dt.datetime]],
         *,
         resync_every: float = 1.0,
+        read_timeout: float = 0.5,
+        max_round_trip: float = 0.1,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
         self._resync_every = resync_every
+        self._read_timeout = read_timeout
+        self._max_round_trip = max_round_trip
         self._monotonic = monotonic
         self._base: dt.datetime | None = None
         self._base_at = 0.0
+        self._next_read = -math.inf
+        self._failure: Exception | None = None
         self._last: dt.datetime | None = None
-        self._syncing = asyncio.Lock()
+        self._reading = asyncio.Lock()
 
     async def now(self) -> dt.datetime:
-        if self._base is None or self._monotonic() - self._base_at >= self._resync_every:
-            await self._sync()
-        assert self._base is not None
+        if self._base is None or self._monotonic() >= self._next_read:
+            await self._read()
+        if self._base is None:
+            assert self._failure is not None
+            raise self._failure
         elapsed = dt.timedelta(seconds=self._monotonic() - self._base_at)
         reading = self._base + elapsed
         if self._last is not None and reading < self._last:
@@ -81,19 +98,28 @@ class SharedClock:
         self._last = reading
         return reading
 
-    async def _sync(self) -> None:
-        async with self._syncing:
-            if self._base is not None and self._monotonic() - self._base_at < self._resync_every:
-                return  # another task synced while this one waited
+    async def _read(self) -> None:
+        """Read the source, unless another task did meanwhile. While a reading exists,
+        other tasks count on from it instead of waiting for this one; before the
+        first, they wait for it (and share its failure until the next is due)."""
+        async with self._reading:
             sent = self._monotonic()
+            if sent < self._next_read:
+                return  # read (or failed to, with no reading yet) while this one waited
+            self._next_read = sent + self._resync_every
             try:
-                shared = await self._source()
+                async with asyncio.timeout(self._read_timeout):
+                    shared = await self._source()
             except Exception as error:
-                if self._base is None:
-                    raise
-                _log.warning("the shared clock cannot be read (%r); counting on", error)
+                if isinstance(error, TimeoutError):
+                    error = ServiceUnavailableError("the shared clock did not answer in time")
+                self._failure = error
+                if self._base is not None:
+                    _log.warning("the shared clock cannot be read (%r); counting on", error)
                 return
             received = self._monotonic()
             if shared.tzinfo is None:
                 raise ValueError("a shared clock's time is timezone-aware")
+            if self._base is not None and received - sent > self._max_round_trip:
+                return  # too slow to place well; the last reading is better
             self._base, self._base_at = shared, (sent + received) / 2

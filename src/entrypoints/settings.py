@@ -6,8 +6,10 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from attrs import field, frozen
+from redis.connection import parse_url
 
 from concert_core.policy import Policy
 
@@ -107,8 +109,19 @@ SUPPORTED_REDIS = ("redis://", "rediss://", "unix://")
 
 
 def _redis_url(raw: str) -> str:
+    expected = "expected redis://host:6379/0, rediss://host:6379/0 or unix:///path"
     if not raw.startswith(SUPPORTED_REDIS):
-        raise ValueError("expected redis://host:6379/0, rediss://host:6379/0 or unix:///path")
+        raise ValueError(expected)
+    try:
+        parts = urlsplit(raw)
+        parse_url(raw)  # the options redis-py reads from the query, checked now
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{expected}: {error}") from None
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"{expected}: the host is missing")
+    if parts.scheme != "unix" and not re.fullmatch(r"/?\d{0,5}", parts.path):
+        raise ValueError(f"{expected}: the database is a number")
     return raw
 
 

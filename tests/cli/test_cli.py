@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from entrypoints.cli import app
+from services import REDIS_URL, unavailable
 
 runner = CliRunner()
 
@@ -175,12 +176,37 @@ def test_a_file_that_is_not_a_database_is_one_clear_line(tmp_path: Path) -> None
     assert output.strip().count("\n") == 0
 
 
-def test_a_redis_url_that_is_not_redis_is_refused(seeded: dict[str, str]) -> None:
-    code, output = concert(
-        {**seeded, "CONCERT_REDIS_URL": "http://127.0.0.1:6379"}, "queue", "stats"
-    )
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379",
+        "redis://",
+        "redis://:notaport/0",
+        "redis://[::1",
+        "redis://127.0.0.1:6379/abc",
+        "redis://127.0.0.1:6379/0?socket_timeout=abc",
+    ],
+)
+def test_a_redis_url_that_is_not_one_is_refused_naming_the_variable(
+    seeded: dict[str, str], url: str
+) -> None:
+    code, output = concert({**seeded, "CONCERT_REDIS_URL": url}, "queue", "stats")
     assert code == 2
     assert output.startswith("error: CONCERT_REDIS_URL=")
+    assert output.strip().count("\n") == 0
+
+
+@pytest.mark.redis
+def test_a_redis_that_refuses_its_settings_is_refused_naming_the_variable(
+    seeded: dict[str, str],
+) -> None:
+    env = {**seeded, "CONCERT_REDIS_URL": f"{REDIS_URL.rsplit('/', 1)[0]}/999"}
+    for command in (["queue", "stats"], ["serve", "--port", "1"]):
+        code, output = concert(env, *command)
+        if "Connection refused" in output or "connecting" in output:
+            unavailable("Redis", RuntimeError(output))
+        assert code == 2, output
+        assert output.startswith("error: CONCERT_REDIS_URL: Redis refuses it: DB index")
 
 
 def test_an_unreachable_redis_is_one_clear_line(seeded: dict[str, str]) -> None:

@@ -92,17 +92,25 @@ def test_a_manual_clock_refuses_a_naive_start() -> None:
 
 
 class Source:
-    """A shared clock's stand-in: a time it is told, and how often it was read."""
+    """A shared clock's stand-in: a time it is told, and how often it was read; it may
+    fail, hang, or take ``takes`` seconds of ``ticks`` to answer."""
 
-    def __init__(self, instant: dt.datetime) -> None:
+    def __init__(self, instant: dt.datetime, ticks: Ticks | None = None) -> None:
         self.instant = instant
         self.reads = 0
         self.failing = False
+        self.hanging = False
+        self.takes = 0.0
+        self.ticks = ticks
 
     async def __call__(self) -> dt.datetime:
         self.reads += 1
         if self.failing:
             raise ServiceUnavailableError("the shared clock is unavailable")
+        if self.hanging:
+            await asyncio.Event().wait()
+        if self.ticks is not None:
+            self.ticks.now += self.takes
         return self.instant
 
 
@@ -197,3 +205,59 @@ async def test_the_database_and_redis_clocks_are_the_host_s_here(postgres_url: s
             assert abs(database - host) < dt.timedelta(seconds=1)
             assert abs(in_redis - host) < dt.timedelta(seconds=1)
             assert database.utcoffset() == in_redis.utcoffset() == dt.timedelta(0)
+
+
+async def test_a_hung_source_costs_one_short_wait_a_second_not_every_request() -> None:
+    ticks = Ticks()
+    source = Source(T0, ticks)
+    clock = SharedClock(source, resync_every=1.0, read_timeout=0.05, monotonic=ticks)
+    await clock.now()
+    source.hanging = True
+    ticks.now += 1.5
+    assert await clock.now() == T0 + dt.timedelta(seconds=1.5)  # after one 50 ms wait
+    for _ in range(20):  # within the second: nobody asks the hung source again
+        assert await clock.now() == T0 + dt.timedelta(seconds=1.5)
+    assert source.reads == 2
+
+
+async def test_a_source_that_never_answered_fails_fast_until_it_is_due_again() -> None:
+    ticks = Ticks()
+    source = Source(T0, ticks)
+    source.hanging = True
+    clock = SharedClock(source, resync_every=1.0, read_timeout=0.05, monotonic=ticks)
+    for _ in range(5):
+        with pytest.raises(ServiceUnavailableError):
+            await clock.now()
+    assert source.reads == 1
+    source.hanging = False
+    ticks.now += 1.0
+    assert await clock.now() == T0
+
+
+async def test_a_slow_reading_is_not_trusted_over_a_good_one() -> None:
+    ticks = Ticks()
+    source = Source(T0, ticks)
+    clock = SharedClock(source, resync_every=1.0, max_round_trip=0.1, monotonic=ticks)
+    assert await clock.now() == T0
+    ticks.now += 1.0
+    source.instant = T0 + dt.timedelta(seconds=1)
+    source.takes = 4.0  # a 4 s round trip: its midpoint could be 2 s off
+    assert await clock.now() == T0 + dt.timedelta(seconds=5)  # counted on the first
+    source.takes = 0.0
+    ticks.now += 1.0
+    source.instant = T0 + dt.timedelta(seconds=6)
+    assert await clock.now() == T0 + dt.timedelta(seconds=6)
+
+
+async def test_readers_before_the_first_reading_wait_for_it() -> None:
+    release = asyncio.Event()
+
+    async def slow_first() -> dt.datetime:
+        await release.wait()
+        return T0
+
+    clock = SharedClock(slow_first, monotonic=Ticks())
+    readers = [asyncio.ensure_future(clock.now()) for _ in range(5)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*readers) == [T0] * 5

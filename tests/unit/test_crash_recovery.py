@@ -2,7 +2,8 @@
 
 The first caller still gets its answer (the request is done). The key stays claimed
 until its lease ends; then a retry runs again, and the ids derived from the key make
-storage find the first run's writes instead of repeating them.
+storage find the first run's writes instead of repeating them. A run cut short by an
+outage gives its key up at once: the same derived ids make its retry safe.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ from adapters.memory import (
 )
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
-from concert_core.domain import IdempotencyInProgressError
+from concert_core.domain import IdempotencyInProgressError, ServiceUnavailableError
 from concert_core.ports import IdempotencyKey, JsonValue
 from concert_core.use_cases import ChargeCommand, HoldSeatCommand, PayCommand
 from support import DATES, active_token, new_user, schedule
@@ -111,3 +113,75 @@ async def test_a_payment_rerun_after_a_crash_returns_the_first_payment(
     assert receipt.amount == hold.reservation.price
     assert receipt.balance == 100_000 - hold.reservation.price
     assert (await service.get_balance(user)).balance == receipt.balance
+
+
+class LosesCommitReplies:
+    """Units of work whose commit goes through but whose reply is lost while ``losing``
+    (an outage between COMMIT and its acknowledgement), or that fail before the
+    commit while ``failing``."""
+
+    def __init__(self, inner: MemoryUnitOfWorkFactory) -> None:
+        self._inner = inner
+        self.losing = False
+        self.failing = False
+
+    def __call__(self) -> Any:
+        factory = self
+
+        class Unit:
+            async def __aenter__(self) -> Any:
+                self.uow = await self.inner.__aenter__()
+                real_commit = self.uow.commit
+
+                async def commit() -> None:
+                    if factory.failing:
+                        raise ServiceUnavailableError("the database is unavailable")
+                    await real_commit()
+                    if factory.losing:
+                        raise ServiceUnavailableError("the database is unavailable")
+
+                self.uow.commit = commit
+                return self.uow
+
+            async def __aexit__(self, *exc: Any) -> None:
+                await self.inner.__aexit__(*exc)
+
+        unit = Unit()
+        unit.inner = self._inner()
+        return unit
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["reply-lost", "rolled-back"])
+async def test_a_keyed_payment_cut_by_an_outage_is_retried_at_once_and_paid_once(
+    policy: Policy, clock: ManualClock, committed: bool
+) -> None:
+    units = LosesCommitReplies(MemoryUnitOfWorkFactory(MemoryDatabase()))
+    service = ConcertService.build(
+        uow=units,
+        queue=MemoryQueueStore(policy),
+        idempotency=MemoryIdempotencyStore(policy),
+        codec=JwtTokenCodec("crash-secret-" + "c" * 32),
+        clock=clock,
+        policy=policy,
+    )
+    concert = await schedule(service)
+    user = new_user()
+    ticket = await active_token(service, concert.concert_id, user)
+    hold = await service.hold_seat(HoldSeatCommand(ticket.token, concert.concert_id, DATES[0], 7))
+    await service.charge_wallet(ChargeCommand(user, 300_000))
+    command = PayCommand(ticket.token, [hold.reservation.reservation_id], idempotency_key="buy")
+
+    units.losing, units.failing = committed, not committed
+    if committed:  # the run looks for its own payment by the derived id, and finds it
+        first = await service.pay(command)
+    else:
+        with pytest.raises(ServiceUnavailableError):
+            await service.pay(command)
+    units.losing = units.failing = False
+
+    receipt = await service.pay(command)  # at once: no "in progress" until the lease ends
+    if committed:
+        assert receipt == first
+    history = await service.payment_history(user)
+    assert [p.payment_id for p in history] == [receipt.payment_id]
+    assert (await service.get_balance(user)).balance == 300_000 - receipt.amount

@@ -9,8 +9,15 @@ decode replies; ``connect`` makes one.
 
 from __future__ import annotations
 
-from adapters.redis.connection import connect, ping, redis_time
+from adapters.redis.connection import connect, ping, redis_time, refused_settings
 from adapters.redis.idempotency import RedisIdempotencyStore
 from adapters.redis.queue_store import RedisQueueStore
 
-__all__ = ["RedisIdempotencyStore", "RedisQueueStore", "connect", "ping", "redis_time"]
+__all__ = [
+    "RedisIdempotencyStore",
+    "RedisQueueStore",
+    "connect",
+    "ping",
+    "redis_time",
+    "refused_settings",
+]

@@ -7,10 +7,10 @@ import datetime as dt
 import logging
 
 import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from adapters.redis.queue_store import unavailable_on_redis_errors
 
@@ -25,7 +25,8 @@ def connect(url: str, *, max_connections: int = 50) -> aioredis.Redis:
     """A client for ``url`` (``redis://``, ``rediss://`` or ``unix://``) whose pool opens
     at most ``max_connections`` connections (a request waits up to the socket timeout
     for one) and reconnects by itself after Redis restarts. A command that fails for a
-    lost connection is tried once more on a fresh one. No script does harm run twice:
+    lost connection is tried once more on a fresh one; one that times out is not (a
+    hung server would only double the wait). No script does harm run twice:
     issuing again returns the same live token, admitting again stays within the cap,
     and claiming a key again answers "in progress" until the claim's lease ends.
     """
@@ -37,7 +38,7 @@ def connect(url: str, *, max_connections: int = 50) -> aioredis.Redis:
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         health_check_interval=30,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        retry_on_error=[RedisConnectionError],
     )
     return aioredis.Redis(connection_pool=pool)
 
@@ -57,3 +58,21 @@ async def redis_time(client: aioredis.Redis) -> dt.datetime:
     with unavailable_on_redis_errors():
         seconds, micros = await client.time()
     return dt.datetime.fromtimestamp(seconds, dt.UTC) + dt.timedelta(microseconds=micros)
+
+
+async def refused_settings(url: str) -> str | None:
+    """Why Redis refuses what ``url`` asks (a database index out of range, bad
+    credentials), or None: it accepts them or cannot be reached now (an outage the
+    service rides out, unlike a wrong setting)."""
+    client = connect(url, max_connections=1)
+    try:
+        await client.ping()
+    except (redis_errors.AuthenticationError, redis_errors.AuthorizationError) as error:
+        return str(error)
+    except redis_errors.ResponseError as error:
+        return str(error)
+    except (redis_errors.RedisError, OSError):
+        return None
+    finally:
+        await client.aclose()
+    return None

@@ -28,6 +28,16 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 POOL_TIMEOUT_SECONDS = 10
 """How long a request waits for a free PostgreSQL connection before it gets 503."""
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long opening a PostgreSQL connection may take."""
+LOCK_TIMEOUT_SECONDS = 5.0
+"""How long a statement waits for a row or advisory lock (SQLSTATE 55P03, then 503)."""
+STATEMENT_TIMEOUT_SECONDS = 15.0
+"""How long one statement may run (SQLSTATE 57014, then 503). The driver gives up five
+seconds later still, should the server not answer at all (a partition)."""
+IDLE_IN_TRANSACTION_SECONDS = 60.0
+"""A session left in an open transaction this long is ended by the server, so a client
+that hung mid-transaction cannot hold its locks for ever."""
 
 
 def create_engine(url: str, *, pool_size: int | None = None, **options: Any) -> AsyncEngine:
@@ -44,6 +54,19 @@ def create_engine(url: str, *, pool_size: int | None = None, **options: Any) -> 
         _configure_sqlite(engine)
         return engine
     options.setdefault("pool_pre_ping", True)
+    options.setdefault(
+        "connect_args",
+        {
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "command_timeout": STATEMENT_TIMEOUT_SECONDS + 5,
+            "server_settings": {
+                "application_name": "concert",
+                "lock_timeout": f"{LOCK_TIMEOUT_SECONDS * 1000:.0f}",
+                "statement_timeout": f"{STATEMENT_TIMEOUT_SECONDS * 1000:.0f}",
+                "idle_in_transaction_session_timeout": f"{IDLE_IN_TRANSACTION_SECONDS * 1000:.0f}",
+            },
+        },
+    )
     if pool_size is not None:
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS)
     return create_async_engine(parsed, **options)

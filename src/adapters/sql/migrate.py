@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql.engine import storage_errors
@@ -34,6 +34,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     with storage_errors():
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # A migration may rewrite a big table: no request-sized time limits.
+                await connection.execute(text("SET LOCAL statement_timeout = 0"))
+                await connection.execute(text("SET LOCAL lock_timeout = 0"))
             await connection.run_sync(run)
 
 

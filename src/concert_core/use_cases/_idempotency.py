@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -75,12 +76,14 @@ async def run_once(
 ) -> R:
     """Run ``run`` unless the key has a first result already; then return that.
 
-    The key is looked up before ``run`` checks anything else. A domain error means
-    nothing changed, so the key is given up and a retry runs afresh; an outage (or any
-    other failure) leaves the outcome unknown, so the key stays claimed until its lease
-    ends, and ids derived from key and body let a later re-run find the first run's
-    writes in storage. ``after`` runs once the result is kept: follow-up effects that
-    time would also bring about, so their failure is logged, not raised.
+    The key is looked up before ``run`` checks anything else. When ``run`` fails, the
+    key is given up so that a retry runs at once instead of answering "in progress"
+    until the lease ends: a domain error means nothing changed; after an outage the
+    outcome may be unknown (a commit whose reply was lost), but ids derived from key
+    and body let the re-run find the first run's writes in storage, so it cannot do the
+    work twice. Only a process that dies mid-run leaves its key claimed, until the
+    lease ends. ``after`` runs once the result is kept: follow-up effects that time
+    would also bring about, so their failure is logged, not raised.
     """
     if request.key is None:
         result = await run()
@@ -92,6 +95,8 @@ async def run_once(
         try:
             result = await run()
         except ServiceUnavailableError:
+            with contextlib.suppress(ServiceUnavailableError):  # else it lapses
+                await store.abandon(request.key, claim)
             raise
         except DomainError:
             await store.abandon(request.key, claim)

@@ -107,14 +107,26 @@ async def opened(config: Settings) -> AsyncIterator[tuple[ConcertService, Contai
 
 def with_service(work: Callable[[ConcertService], Awaitable[_T]]) -> _T:
     config = settings()
-    if not config.in_memory:
-        run(_require_migrated(config))
+    _require_usable_storage(config)
 
     async def go() -> _T:
         async with opened(config) as (service, _):
             return await work(service)
 
     return run(go())
+
+
+def _require_usable_storage(config: Settings) -> None:
+    """Refuse, in one line, a database that is not migrated or a Redis that refuses its
+    settings; an unreachable one is left for the command to meet (and serve to ride
+    out)."""
+    if not config.in_memory:
+        run(_require_migrated(config))
+    if config.redis_url is not None:
+        from adapters import redis
+
+        if (reason := run(redis.refused_settings(config.redis_url))) is not None:
+            fail(f"CONCERT_REDIS_URL: Redis refuses it: {reason}", 2)
 
 
 async def _require_migrated(config: Settings) -> None:
@@ -297,8 +309,7 @@ def serve(
     config = settings()
     if config.in_memory and workers > 1:
         fail("in-memory storage cannot be shared by several workers; use a database", 2)
-    if not config.in_memory:
-        run(_require_migrated(config))
+    _require_usable_storage(config)
     with socket.socket() as probe:
         try:
             probe.bind((host, port))
