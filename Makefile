@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check format test run lock clean
+.PHONY: install check format test run bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,20 +14,24 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 check: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src/concert_core
 	$(BIN)/lint-imports
 
 format: install
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 test: check
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest
 
 # The embedded deployment: migrate the SQLite file, seed the demo (once), and serve on
 # http://127.0.0.1:8000 (docs at /schema). CONCERT_* variables configure it.
+bench: install  ## the benchmarks on PostgreSQL + Redis (about 12 minutes): bench/results/latest.json
+	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	PYTHONPATH=src:. $(BIN)/python -m bench.run
+
 run: install
 	$(BIN)/concert db upgrade
 	$(BIN)/concert seed

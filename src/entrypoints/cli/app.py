@@ -174,7 +174,7 @@ def db_upgrade() -> None:
 @app.command()
 def seed(
     concerts: Annotated[int, typer.Option(min=1, max=len(DEMO_CONCERTS))] = 3,
-    dates: Annotated[int, typer.Option(min=1, max=60, help="Weekly dates per concert.")] = 5,
+    dates: Annotated[int, typer.Option(min=1, max=520, help="Weekly dates per concert.")] = 5,
     price: Annotated[
         int,
         typer.Option(min=1_000, max=5_000_000, help="Base price in won; seats vary by tier."),
@@ -302,6 +302,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (a line each, on standard output).")
+    ] = True,
 ) -> None:
     """Serve the REST API (uvicorn), with admission and expiry loops in every process."""
     import uvicorn
@@ -324,6 +327,7 @@ def serve(
         workers=workers,
         timeout_graceful_shutdown=10,
         log_level="info",
+        access_log=access_log,
     )
 
 

@@ -1,0 +1,63 @@
+"""The table each ``make bench`` run appends to ``docs/benchmarks.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def append_table(path: Path, report: dict[str, Any]) -> None:
+    m = report["machine"]
+    lines = [
+        "",
+        f"### Run of {report['when']}",
+        "",
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, "
+        f"{m['postgres']}, Redis {m['redis']}; servers: uvicorn, {m['server_workers']} "
+        f"workers; load: wrk {m['wrk']} for 10 s per endpoint. The whole run took "
+        f"{report['seconds']:.0f} s.",
+        "",
+        "| figure | target | measured | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, target in report["targets"].items():
+        met = "yes" if target["met"] else "**no**"
+        lines.append(f"| `{key}` | {target['target']} | {target['value']} | {met} |")
+    lines += [
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | failures | wrk CPU share |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = {f"ceiling `{k}`": v for k, v in report["ceilings"].items()}
+    rows |= {f"`{k}`": v for k, v in report["endpoints"].items()}
+    rows |= {
+        f"poll, {report['scale']['line']:,} waiting": report["scale"]["poll_1m"],
+        "poll, 1,000 waiting": report["scale"]["poll_1k"],
+    }
+    for name, r in rows.items():
+        lines.append(
+            f"| {name} | {r['requests_per_second']:,.0f} | {r['p50_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['failures']} | {r['client_cpu_share']:.0%} |"
+        )
+    onsale = report.get("onsale")
+    if onsale:
+        lines += [
+            "",
+            f"On-sale: {onsale['users']:,} fans, {onsale['seats']} seats, "
+            f"{onsale.get('instances', '?')} instances, capacity {onsale.get('capacity', '?')}: "
+            f"sold {onsale['sold']} in {onsale['seconds_to_sell_out']:.1f} s, "
+            f"{onsale['double_sold']} sold twice, money conserved: "
+            f"{'yes' if onsale['money_conserved'] else '**no**'}; "
+            f"{onsale['cpu_seconds_per_ticket']:.3f} server CPU s per ticket.",
+        ]
+        if "latency_ms" in onsale:
+            lines += [
+                "",
+                "| on-sale endpoint | requests | p50 ms | p99 ms |",
+                "| --- | --- | --- | --- |",
+            ]
+            for name, latency in onsale["latency_ms"].items():
+                count = onsale.get("requests", {}).get(name, "")
+                lines.append(f"| {name} | {count} | {latency['p50']:.1f} | {latency['p99']:.1f} |")
+    with path.open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
