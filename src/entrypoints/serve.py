@@ -3,6 +3,7 @@ the background loops on."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from litestar import Litestar
@@ -12,4 +13,8 @@ from entrypoints.settings import Settings
 
 
 def app_from_env() -> Litestar:
+    # Each server process logs warnings (a storage outage's cause, a failing loop) with
+    # uvicorn's own lines; the CLI's quiet default is for one-shot commands.
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.WARNING)
     return create_app(Settings.from_env(os.environ), background=True)
