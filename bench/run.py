@@ -451,11 +451,11 @@ async def _issue_many(api: str, concert: int, count: int) -> list[str]:
 
 async def _fill(namespace: str, concert: int, count: int) -> float:
     """Issue ``count`` tokens straight through the store; Redis bytes per token."""
-    from adapters.redis import RedisQueueStore, redis_time
+    from adapters.redis import RedisQueueStore, connect, redis_time
     from concert_core import Policy
     from concert_core.domain import ConcertId, TokenId, UserId
 
-    client = aioredis.Redis.from_url(REDIS_URL, max_connections=64)
+    client = connect(REDIS_URL, max_connections=64)
     store = RedisQueueStore(client, Policy(), namespace=namespace)
     try:
         before = (await client.info("memory"))["used_memory"]
@@ -463,11 +463,12 @@ async def _fill(namespace: str, concert: int, count: int) -> float:
         cid = ConcertId(concert)
         chunk = 5_000
         for start in range(0, count, chunk):
-            await asyncio.gather(
-                *(
+            await gather_limited(
+                [
                     store.issue(UserId(uuid.uuid4()), cid, TokenId(uuid.uuid4()), now)
                     for _ in range(min(chunk, count - start))
-                )
+                ],
+                limit=64,
             )
             if start % 200_000 == 0:
                 log(f"  {start:,} issued")
