@@ -141,3 +141,26 @@ def test_a_payload_that_is_not_an_object_is_invalid(codec: TokenCodec) -> None:
 def test_a_jwt_codec_refuses_a_short_secret() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         JwtTokenCodec("too-short")
+
+
+def test_verified_tokens_are_remembered_within_a_bound_and_forgeries_never(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adapters import tokens
+
+    monkeypatch.setattr(tokens, "VERIFIED_KEPT", 3)
+    codec = JwtTokenCodec(SECRET)
+    issued = [codec.encode(claims(sequence=n)) for n in range(1, 6)]
+    for token in issued:
+        assert codec.decode(token).sequence == issued.index(token) + 1
+    assert len(codec._verified) == 3  # the oldest were let go
+    assert codec.decode(issued[0]).sequence == 1  # and verify again when asked
+    header, payload, signature = issued[4].split(".")
+    forged = ".".join(
+        [header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")]
+    )
+    with pytest.raises(TokenInvalidError):
+        codec.decode(forged)
+    other = JwtTokenCodec("another-secret-" + "x" * 32)
+    with pytest.raises(TokenInvalidError):
+        other.decode(issued[4])  # remembered by one codec, not by another key
