@@ -70,19 +70,12 @@ def free_port() -> int:
 def fresh_database() -> Iterator[str]:
     name = f"bench_{uuid.uuid4().hex[:10]}"
 
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(ADMIN_DSN)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_execute(ADMIN_DSN, f'CREATE DATABASE "{name}"'))
     base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_execute(ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def forget_namespace(namespace: str) -> None:
@@ -281,8 +274,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
 
         log("endpoint: token issue")
         issue = wrk.script(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            "local function hex(n) local s = '' for _ = 1, n do "
+            wrk.POST_JSON + "local function hex(n) local s = '' for _ = 1, n do "
             "s = s .. string.format('%x', math.random(0, 15)) end return s end\n"
             "request = function()\n"
             "  local user = hex(8) .. '-' .. hex(4) .. '-4' .. hex(3) .. '-8' .. hex(3)\n"
@@ -297,9 +289,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
 
         log("endpoint: queue status poll (waiting fans)")
         poll = wrk.script(
-            "request = function()\n"
-            "  return wrk.format('GET', nil, {Authorization = 'Bearer ' .. next_line()})\n"
-            "end\n",
+            wrk.BEARER_GET,
             lines=waiting,
         )
         results["queue_status"] = wrk.run(
@@ -309,9 +299,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
         log("endpoint: seat list")
         date = "2027-03-06"
         seats = wrk.script(
-            "request = function()\n"
-            "  return wrk.format('GET', nil, {Authorization = 'Bearer ' .. next_line()})\n"
-            "end\n",
+            wrk.BEARER_GET,
             lines=[token for token, _ in active],
         )
         results["seats"] = wrk.run(
@@ -329,8 +317,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
             for i, (token, _) in enumerate(active[: HOLD_DATES * 50])
         ]
         hold = wrk.script(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            "request = function()\n"
+            wrk.POST_JSON + "request = function()\n"
             "  local f = split(next_line())\n"
             '  local body = \'{"concert_id": 1, "date": "\' .. f[2]\n'
             "    .. '\", \"seat_no\": ' .. f[3] .. '}'\n"
@@ -345,8 +332,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
         log("endpoint: pay (each holder once)")
         pay_lines = asyncio.run(_prepare_payments(api, database_url, dict(active)))
         pay = wrk.script(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            "request = function()\n"
+            wrk.POST_JSON + "request = function()\n"
             "  local f = split(next_line())\n"
             "  local body = '{\"reservation_ids\": [\"' .. f[2] .. '\"]}'\n"
             "  return wrk.format(nil, nil, {Authorization = 'Bearer ' .. f[1]}, body)\n"
@@ -415,11 +401,7 @@ def measure_scale(database_url: str, namespace: str, logs: Path, big: int) -> di
     try:
         log("scale: 1,000 waiting")
         small = asyncio.run(_issue_many(api, 4, 1_000))
-        poll = (
-            "request = function()\n"
-            "  return wrk.format('GET', nil, {Authorization = 'Bearer ' .. next_line()})\n"
-            "end\n"
-        )
+        poll = wrk.BEARER_GET
         at_1k = wrk.run(
             "poll_1k",
             f"{api}/queue/status",

@@ -156,14 +156,17 @@ def run(
     )
 
 
-def get(path_and_headers: str = "") -> str:
-    """A script sending the default GET (the URL given to wrk)."""
-    return path_and_headers
+POST_JSON = 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+"""A script's opening for JSON POSTs (its ``request`` sets the body)."""
+
+BEARER_GET = (
+    "request = function()\n"
+    "  return wrk.format('GET', nil, {Authorization = 'Bearer ' .. next_line()})\n"
+    "end\n"
+)
+"""GET the URL with each line in turn as the bearer token."""
 
 
 def post_json(body: str) -> str:
-    return (
-        'wrk.method = "POST"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-    )
+    """A script POSTing the same JSON ``body`` every time."""
+    return POST_JSON + f"wrk.body = {json.dumps(body)}\n"

@@ -111,10 +111,15 @@ async def redis_namespace() -> AsyncIterator[tuple[aioredis.Redis, str]]:
         except (RedisError, OSError) as error:
             unavailable("Redis", error)
         yield client, namespace
-        async for key in client.scan_iter(match=f"{namespace}:*", count=1_000):
-            await client.delete(key)
+        await forget_namespace(client, namespace)
     finally:
         await client.aclose()
+
+
+async def forget_namespace(client: aioredis.Redis, namespace: str) -> None:
+    """Delete every key of ``namespace``."""
+    async for key in client.scan_iter(match=f"{namespace}:*", count=1_000):
+        await client.unlink(key)
 
 
 def require_redis() -> None:

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from concert_core.domain import Concert
 from e2e.helpers import API, Api
+from services import forget_namespace
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -16,8 +17,7 @@ async def wipe(api: Api) -> None:
     assert api.settings.redis_url is not None
     client = aioredis.Redis.from_url(api.settings.redis_url)
     try:
-        async for key in client.scan_iter(match=f"{api.settings.redis_namespace}:*"):
-            await client.delete(key)
+        await forget_namespace(client, api.settings.redis_namespace)
     finally:
         await client.aclose()
 

@@ -25,7 +25,7 @@ from attrs import frozen
 from redis.exceptions import RedisError
 
 from integration.conftest import CONCERT, free_port, wait_until_up
-from services import REDIS_URL, empty_postgres, run_aside
+from services import REDIS_URL, empty_postgres, forget_namespace, run_aside
 
 INSTANCES = 3
 
@@ -55,8 +55,7 @@ async def _empty(url: str) -> None:
 async def _forget(redis_url: str, namespace: str) -> None:
     client = aioredis.Redis.from_url(redis_url)
     try:
-        async for key in client.scan_iter(match=f"{namespace}:*", count=1_000):
-            await client.delete(key)
+        await forget_namespace(client, namespace)
     finally:
         await client.aclose()
 
