@@ -141,6 +141,24 @@ class Server:
         self._log.close()
 
 
+@contextlib.contextmanager
+def sampling(server: Server, out: Path, seconds: float) -> Iterator[None]:
+    """py-spy samples the server's workers while the block runs (``--profile``): one
+    collapsed stack per line with its count, for flame graphs or ``grep``."""
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    command = [str(spy), "record", "--pid", str(server.process.pid), "--subprocesses"]
+    command += ["--nonblocking", "--rate", "250", "--format", "raw", "-o", str(out)]
+    command += ["--duration", str(max(1, int(seconds) - 1))]
+    recorder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        recorder.wait(timeout=60)
+        log(f"profile: {out}")
+
+
 def uvicorn_command(app: str, port: int, *, factory: bool = True) -> list[str]:
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
     command += ["--workers", str(WORKERS), "--no-access-log", "--log-level", "warning"]
@@ -249,7 +267,18 @@ def serve(env: dict[str, str], logs: Path, name: str) -> Server:
     return server
 
 
-def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: Path) -> dict:
+ENDPOINTS = ("queue_issue", "queue_status", "seats", "hold", "pay")
+
+
+def measure_endpoints(
+    database_url: str,
+    namespace: str,
+    seconds: float,
+    logs: Path,
+    *,
+    only: frozenset[str] = frozenset(ENDPOINTS),
+    profile: Path | None = None,
+) -> dict:
     env = service_env(
         database_url,
         namespace,
@@ -265,6 +294,16 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
     )
     server = serve(env, logs, "service")
     api = server.base + "/api/v1"
+
+    def measure(name: str, url: str, lua: str) -> None:
+        if name not in only:
+            return
+        if profile is None:
+            results[name] = wrk.run(name, url, lua, seconds=seconds, connections=CONNECTIONS)
+            return
+        with sampling(server, profile / f"{name}.txt", seconds):
+            results[name] = wrk.run(name, url, lua, seconds=seconds, connections=CONNECTIONS)
+
     try:
         log(f"preparing {ACTIVE_FANS:,} active fans and {WAITING_FANS:,} waiting ones")
         active_users = [str(uuid.uuid4()) for _ in range(ACTIVE_FANS)]
@@ -283,18 +322,14 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
             "  return wrk.format(nil, nil, nil, body)\n"
             "end\n"
         )
-        results["queue_issue"] = wrk.run(
-            "queue_issue", f"{api}/queue/tokens", issue, seconds=seconds, connections=CONNECTIONS
-        )
+        measure("queue_issue", f"{api}/queue/tokens", issue)
 
         log("endpoint: queue status poll (waiting fans)")
         poll = wrk.script(
             wrk.BEARER_GET,
             lines=waiting,
         )
-        results["queue_status"] = wrk.run(
-            "queue_status", f"{api}/queue/status", poll, seconds=seconds, connections=CONNECTIONS
-        )
+        measure("queue_status", f"{api}/queue/status", poll)
 
         log("endpoint: seat list")
         date = "2027-03-06"
@@ -302,13 +337,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
             wrk.BEARER_GET,
             lines=[token for token, _ in active],
         )
-        results["seats"] = wrk.run(
-            "seats",
-            f"{api}/concerts/1/dates/{date}/seats",
-            seats,
-            seconds=seconds,
-            connections=CONNECTIONS,
-        )
+        measure("seats", f"{api}/concerts/1/dates/{date}/seats", seats)
 
         log("endpoint: hold (each fan one seat of its own)")
         first = dt.date(2027, 3, 6)
@@ -325,9 +354,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
             "end\n",
             lines=hold_lines,
         )
-        results["hold"] = wrk.run(
-            "hold", f"{api}/reservations", hold, seconds=seconds, connections=CONNECTIONS
-        )
+        measure("hold", f"{api}/reservations", hold)
 
         log("endpoint: pay (each holder once)")
         pay_lines = asyncio.run(_prepare_payments(api, database_url, dict(active)))
@@ -339,9 +366,7 @@ def measure_endpoints(database_url: str, namespace: str, seconds: float, logs: P
             "end\n",
             lines=pay_lines,
         )
-        results["pay"] = wrk.run(
-            "pay", f"{api}/payments", pay, seconds=seconds, connections=CONNECTIONS
-        )
+        measure("pay", f"{api}/payments", pay)
         results_meta = {"holds_available": len(hold_lines), "payments_available": len(pay_lines)}
         return {"results": results, **results_meta}
     finally:
@@ -490,15 +515,66 @@ def machine() -> dict[str, Any]:
     }
 
 
+def only_endpoints(args: argparse.Namespace) -> None:
+    """``--only``: the ceilings and the named endpoints, for working on one of them."""
+    only = frozenset(args.only.split(","))
+    if unknown := only - set(ENDPOINTS):
+        raise SystemExit(f"unknown endpoints: {sorted(unknown)}")
+    if "pay" in only:
+        only |= {"hold"}
+    logs = ROOT / "bench" / "results" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    try:
+        with fresh_database() as database_url:
+            subprocess.run(
+                [*CONCERT, "db", "upgrade"],
+                env=service_env(database_url, namespace),
+                check=True,
+                capture_output=True,
+            )
+            ceilings = measure_ceilings(database_url, namespace, args.seconds, logs)
+            endpoints = measure_endpoints(
+                database_url, namespace, args.seconds, logs, only=only, profile=args.profile
+            )
+    finally:
+        asyncio.run(forget_namespace(namespace))
+    ceiling_of = {"queue_issue": "redis", "queue_status": "redis", "seats": "ping"}
+    for name, result in endpoints["results"].items():
+        ceiling = ceilings[ceiling_of.get(name, "pg_write")]
+        ratio = result.requests_per_second / ceiling.requests_per_second
+        print(
+            f"{name:>13}: {result.requests_per_second:8.1f} req/s, p50 {result.p50_ms:6.2f} ms,"
+            f" p99 {result.p99_ms:6.2f} ms, {result.failures} failed;"
+            f" / {ceiling.requests_per_second:.1f} = {ratio:.3f}"
+        )
+        print(" " * 15 + f"CPU shares: {result.as_dict()['cpu_shares']}")
+    for name, result in ceilings.items():
+        print(f"{'ceiling ' + name:>21}: {result.as_dict()['cpu_shares']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10, help="per endpoint")
     parser.add_argument("--line", type=int, default=1_000_000, help="tokens for the scale curve")
     parser.add_argument("--fans", type=int, default=10_000, help="fans in the on-sale")
     parser.add_argument("--skip-onsale", action="store_true")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated endpoints of {','.join(ENDPOINTS)}: the ceilings and these "
+        "alone, printed, not recorded (pay needs hold, so hold runs too)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="with --only: py-spy samples the server into this folder"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
     wrk.require_wrk()
+    if args.only:
+        only_endpoints(args)
+        return
     logs = ROOT / "bench" / "results" / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

@@ -59,6 +59,29 @@ end
 """
 
 
+CPU_GROUPS = {"redis-server": "redis", "postgres": "postgres", "wrk": "wrk"}
+"""Processes whose CPU a run reports by name; any other busy process is ``other``
+(the service's workers, unless something else shares the machine)."""
+
+
+def cpu_by_group() -> dict[str, float]:
+    """CPU seconds (user + system) so far of every process, summed by group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        group = CPU_GROUPS.get(name, "other")
+        totals[group] = totals.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
 @frozen
 class Result:
     endpoint: str
@@ -70,6 +93,8 @@ class Result:
     """Socket errors, timeouts and non-2xx replies."""
     client_cpu_seconds: float
     seconds: float
+    cpu_shares: dict[str, float]
+    """Each group's share of the machine's CPU during the run (1.0 = every core)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +107,7 @@ class Result:
             "client_cpu_share": round(
                 self.client_cpu_seconds / self.seconds / (os.cpu_count() or 1), 3
             ),
+            "cpu_shares": {k: round(v, 3) for k, v in sorted(self.cpu_shares.items())},
         }
 
 
@@ -126,9 +152,9 @@ def run(
         handle.name,
         url,
     ]
-    before = os.times()
+    before, groups_before = os.times(), cpu_by_group()
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
-    after = os.times()
+    after, groups_after = os.times(), cpu_by_group()
     Path(handle.name).unlink()
     if completed.returncode != 0:
         raise RuntimeError(f"wrk failed for {endpoint}: {completed.stderr}")
@@ -153,6 +179,11 @@ def run(
         failures=failures,
         client_cpu_seconds=cpu,
         seconds=seconds_run,
+        cpu_shares={
+            group: (spent - groups_before.get(group, 0.0)) / seconds_run / (os.cpu_count() or 1)
+            for group, spent in groups_after.items()
+            if spent - groups_before.get(group, 0.0) > 0
+        },
     )
 
 

@@ -31,7 +31,7 @@ from entrypoints.http.controllers import (
     ReservationController,
     UserController,
 )
-from entrypoints.http.controllers._common import QUEUE_TOKEN_SCHEME, bearer_token
+from entrypoints.http.controllers._common import QUEUE_TOKEN_SCHEME
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
 from entrypoints.http.metrics import Metrics, TimingMiddleware
 from entrypoints.http.schemas import JsonRequest
@@ -162,7 +162,6 @@ def _dependencies() -> dict[str, Provide]:
         service=Provide(_from_state("service"), sync_to_thread=False),
         storage=Provide(_from_state("storage"), sync_to_thread=False),
         metrics=Provide(_from_state("metrics"), sync_to_thread=False),
-        token=Provide(bearer_token, sync_to_thread=False),
     )
     return dependencies
 

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -127,7 +127,7 @@ class Metrics:
         """An app ``before_send`` hook: count every response, matched or not."""
         if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
             return
-        http: dict[str, Any] = dict(scope)
+        http = cast("dict[str, Any]", scope)  # a view: typed dicts lack .get for extras
         route = http.get("path_template") or "unmatched"
         method = http["method"] if http["method"] in _METHODS else "OTHER"
         self.requests.labels(route, method, str(message["status"])).inc()

@@ -15,6 +15,7 @@ from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
 from litestar.params import HeaderParameter, PathParameter
 
 from concert_core.domain import TokenInvalidError, ValidationError
+from entrypoints.http.metrics import Metrics
 from entrypoints.http.schemas import MAX_CONCERT_ID
 
 QUEUE_TOKEN_SCHEME = "QueueToken"
@@ -91,6 +92,12 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     if scheme.lower() != "bearer" or not token or " " in token:
         raise TokenInvalidError("the Authorization header must be Bearer <token>")
     return token
+
+
+def app_metrics(request: Request[Any, Any, Any]) -> Metrics:
+    """The app's metrics (read from its state, like the service the use cases come from)."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
 
 
 def idempotency_key_text(header: str | None) -> str | None:

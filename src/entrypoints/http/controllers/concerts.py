@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
@@ -15,7 +15,13 @@ from concert_core.use_cases import (
     ListSeats,
     ListSeatsQuery,
 )
-from entrypoints.http.controllers._common import SECURED, ConcertIdPath, DatePath, parse_concert_id
+from entrypoints.http.controllers._common import (
+    SECURED,
+    ConcertIdPath,
+    DatePath,
+    bearer_token,
+    parse_concert_id,
+)
 from entrypoints.http.errors import problem_responses
 from entrypoints.http.schemas import ConcertResponse, DateResponse, SeatMapResponse
 
@@ -40,10 +46,11 @@ class ConcertController(Controller):
     )
     async def dates(
         self,
-        token: NamedDependency[str],
+        request: Request[Any, Any, Any],
         list_dates: NamedDependency[ListDates],
         concert_id: ConcertIdPath,
     ) -> list[DateResponse]:
+        token = bearer_token(request)
         found = await list_dates(ListDatesQuery(token, parse_concert_id(concert_id)))
         return [DateResponse.of(d) for d in found]
 
@@ -59,7 +66,7 @@ class ConcertController(Controller):
     )
     async def seats(
         self,
-        token: NamedDependency[str],
+        request: Request[Any, Any, Any],
         list_seats: NamedDependency[ListSeats],
         concert_id: ConcertIdPath,
         date: DatePath,
@@ -67,6 +74,7 @@ class ConcertController(Controller):
             bool, QueryParameter(description="true: list only the AVAILABLE seats.")
         ] = False,
     ) -> SeatMapResponse:
+        token = bearer_token(request)
         seat_map = await list_seats(
             ListSeatsQuery(token, parse_concert_id(concert_id), date, available)
         )

@@ -13,10 +13,11 @@ from concert_core.use_cases import Pay, PayCommand
 from entrypoints.http.controllers._common import (
     SECURED,
     IdempotencyKeyHeader,
+    app_metrics,
+    bearer_token,
     idempotency_key_text,
 )
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.metrics import Metrics
 from entrypoints.http.schemas import PaymentResponse, PayRequest, strict_body
 
 
@@ -41,11 +42,11 @@ class PaymentController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[PayRequest],
-        token: NamedDependency[str],
         pay: NamedDependency[Pay],
-        metrics: NamedDependency[Metrics],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> PaymentResponse:
+        token = bearer_token(request)
+        metrics = app_metrics(request)
         body = await strict_body(request, data)
         receipt = await pay(
             PayCommand(token, tuple(body.reservation_ids), idempotency_key_text(idempotency_key))

@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from concert_core.domain import TokenStatus
 from concert_core.use_cases import IssueToken, IssueTokenCommand, LeaveQueue, QueueStatus
-from entrypoints.http.controllers._common import RETRY_AFTER_WHILE_WAITING, SECURED
+from entrypoints.http.controllers._common import RETRY_AFTER_WHILE_WAITING, SECURED, bearer_token
 from entrypoints.http.errors import problem_responses
 from entrypoints.http.schemas import (
     IssueTokenRequest,
@@ -76,8 +76,9 @@ class QueueController(Controller):
         responses=problem_responses(401),
     )
     async def status(
-        self, token: NamedDependency[str], queue_status: NamedDependency[QueueStatus]
+        self, request: Request[Any, Any, Any], queue_status: NamedDependency[QueueStatus]
     ) -> Response[QueueStatusResponse]:
+        token = bearer_token(request)
         reply = QueueStatusResponse.of(await queue_status(token))
         return Response(reply, headers=_retry_after(reply.status, reply.poll_after_seconds))
 
@@ -91,6 +92,7 @@ class QueueController(Controller):
         responses=problem_responses(401, 403),
     )
     async def leave(
-        self, token: NamedDependency[str], leave_queue: NamedDependency[LeaveQueue]
+        self, request: Request[Any, Any, Any], leave_queue: NamedDependency[LeaveQueue]
     ) -> None:
+        token = bearer_token(request)
         await leave_queue(token)

@@ -11,9 +11,13 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from concert_core.use_cases import GetReservation, HoldSeat, HoldSeatCommand, ReleaseHold
-from entrypoints.http.controllers._common import SECURED, ReservationIdPath
+from entrypoints.http.controllers._common import (
+    SECURED,
+    ReservationIdPath,
+    app_metrics,
+    bearer_token,
+)
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.metrics import Metrics
 from entrypoints.http.schemas import HoldSeatRequest, ReservationResponse, strict_body
 
 
@@ -42,10 +46,10 @@ class ReservationController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[HoldSeatRequest],
-        token: NamedDependency[str],
         hold_seat: NamedDependency[HoldSeat],
-        metrics: NamedDependency[Metrics],
     ) -> Response[ReservationResponse]:
+        token = bearer_token(request)
+        metrics = app_metrics(request)
         body = await strict_body(request, data)
         result = await hold_seat(HoldSeatCommand(token, body.concert_id, body.date, body.seat_no))
         if result.created:
@@ -67,10 +71,11 @@ class ReservationController(Controller):
     )
     async def get_one(
         self,
-        token: NamedDependency[str],
+        request: Request[Any, Any, Any],
         get_reservation: NamedDependency[GetReservation],
         reservation_id: ReservationIdPath,
     ) -> ReservationResponse:
+        token = bearer_token(request)
         return ReservationResponse.of(await get_reservation(token, reservation_id))
 
     @delete(
@@ -85,8 +90,9 @@ class ReservationController(Controller):
     )
     async def release(
         self,
-        token: NamedDependency[str],
+        request: Request[Any, Any, Any],
         release_hold: NamedDependency[ReleaseHold],
         reservation_id: ReservationIdPath,
     ) -> None:
+        token = bearer_token(request)
         await release_hold(token, reservation_id)
