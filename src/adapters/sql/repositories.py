@@ -13,7 +13,20 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    and_,
+    bindparam,
+    cast,
+    exc,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
@@ -207,6 +220,66 @@ async def _mark_released(c: AsyncConnection, reservation_id: UUID, *condition: A
     return bool(result.rowcount == 1)
 
 
+_SEAT_KEY = and_(
+    t.seats.c.concert_id == bindparam("concert_id"),
+    t.seats.c.date == bindparam("date"),
+    t.seats.c.seat_no == bindparam("seat_no"),
+)
+_SEAT = select(t.seats).where(_SEAT_KEY)
+"""The seat row (SQLite: the transaction's first write will lock the database)."""
+_LOCK_SEAT_FOR_HOLD = (
+    select(
+        t.seats,
+        func.pg_advisory_xact_lock(
+            cast(bindparam("user_key"), Integer), cast(bindparam("concert_key"), Integer)
+        ),
+    )
+    .where(_SEAT_KEY)
+    .with_for_update(of=t.seats)
+)
+"""PostgreSQL, one round trip: the seat row, locked, and the lock that serialises one
+fan's holds in one concert (so two of them cannot both see room under the limit).
+Every hold takes the two locks in this one statement, so always in one order."""
+_HOLD_POSTGRES = text(
+    """
+WITH live AS (
+    SELECT count(*) AS n FROM reservations
+    WHERE user_id = :user_id AND concert_id = :concert_id
+      AND status = 'HELD' AND held_until > :now
+), taken AS (
+    UPDATE seats
+    SET status = 'HELD', holder = :user_id, held_until = :until,
+        reservation_id = :reservation_id
+    WHERE concert_id = :concert_id AND date = :date AND seat_no = :seat_no
+      AND (status = 'AVAILABLE' OR (status = 'HELD' AND held_until <= :now))
+      AND (SELECT n FROM live) < :max_holds
+    RETURNING price
+), released AS (
+    UPDATE reservations SET status = 'RELEASED'
+    WHERE reservation_id = :previous AND status = 'HELD' AND held_until <= :now
+      AND EXISTS (SELECT FROM taken)
+    RETURNING reservation_id
+), added AS (
+    INSERT INTO reservations
+        (reservation_id, user_id, concert_id, date, seat_no, price, status,
+         held_until, created_at, token_id)
+    SELECT CAST(:reservation_id AS uuid), CAST(:user_id AS uuid),
+           CAST(:concert_id AS bigint), CAST(:date AS date), CAST(:seat_no AS integer),
+           price, 'HELD', CAST(:until AS timestamptz), CAST(:now AS timestamptz),
+           CAST(:token_id AS uuid)
+    FROM taken, (SELECT count(*) FROM released) AS first_released
+)
+SELECT (SELECT n FROM live) AS live, (SELECT count(*) FROM taken) AS taken
+"""
+).bindparams(
+    bindparam("now", type_=t.UtcDateTime()),
+    bindparam("until", type_=t.UtcDateTime()),
+)
+"""PostgreSQL: the rest of a new hold in one statement (see ``_take_postgres``). The
+statements of a WITH run in no set order, so ``added`` reads ``released``: the lapsed
+hold leaves the live-seat index before the new one enters it."""
+
+
 class SqlSeatRepository(_Repository):
     async def list_seats(self, concert_id: ConcertId, date: dt.date) -> list[Seat]:
         rows = await self._c.execute(
@@ -232,12 +305,18 @@ class SqlSeatRepository(_Repository):
         return [DateAvailability(r.date, r.free) for r in rows if r.free > 0]
 
     async def hold(self, request: HoldRequest) -> HoldOutcome:
-        async with self._atomically():
-            return await self._hold(request)
-
-    async def _hold(self, request: HoldRequest) -> HoldOutcome:
+        # No savepoint: every refusal below comes before the first write.
         c, key, now = self._c, request.seat, request.now
-        row = (await c.execute(select(t.seats).where(_seat_is(key)).with_for_update())).first()
+        postgres = is_postgres(c)
+        locking = _LOCK_SEAT_FOR_HOLD if postgres else _SEAT
+        params = {
+            "concert_id": key.concert_id,
+            "date": key.date,
+            "seat_no": key.seat_no,
+            "user_key": _uuid_lock_key(request.user_id),
+            "concert_key": key.concert_id,
+        }
+        row = (await c.execute(locking, params)).first()
         if row is None:
             raise NotFoundError(f"concert {key.concert_id} has no seat {key.seat_no} on {key.date}")
         stored = _seat(row)
@@ -253,8 +332,54 @@ class SqlSeatRepository(_Repository):
             return HoldOutcome(mine, created=False)
         seat = _seat(row)
         seat.hold(request.user_id, request.reservation_id, now, request.until)  # or raise
-        # Two holds by one fan must not both see room: serialise them per user and concert.
-        await advisory_lock(c, _uuid_lock_key(request.user_id), key.concert_id)
+        reservation = Reservation.hold(
+            request.reservation_id,
+            request.user_id,
+            key,
+            seat.price,
+            now,
+            request.until,
+            request.token_id,
+        )
+        if postgres:
+            await self._take_postgres(request, stored.reservation_id)
+        else:
+            await self._take(request, stored.reservation_id, seat.price)
+        return HoldOutcome(reservation, created=True)
+
+    async def _take_postgres(self, request: HoldRequest, previous: UUID | None) -> None:
+        """Count, take, release the lapsed hold and record the new one: one statement,
+        judged after the seat row and the user's advisory lock are held (its snapshot is
+        taken after them), and writing nothing unless it takes the seat."""
+        key = request.seat
+        outcome = (
+            await self._c.execute(
+                _HOLD_POSTGRES,
+                {
+                    "concert_id": key.concert_id,
+                    "date": key.date,
+                    "seat_no": key.seat_no,
+                    "user_id": request.user_id,
+                    "token_id": request.token_id,
+                    "reservation_id": request.reservation_id,
+                    "previous": previous,
+                    "now": request.now,
+                    "until": request.until,
+                    "max_holds": request.max_holds,
+                },
+            )
+        ).one()
+        if outcome.live >= request.max_holds:
+            raise HoldLimitReachedError(
+                f"a user holds at most {request.max_holds} seats per concert"
+            )
+        if outcome.taken != 1:
+            raise SeatUnavailableError(f"seat {key.seat_no} on {key.date} is taken")
+
+    async def _take(self, request: HoldRequest, previous: UUID | None, price: Money) -> None:
+        """As ``_take_postgres``, a statement at a time (SQLite's write lock, taken by the
+        first write of the transaction, serialises holds)."""
+        c, key, now = self._c, request.seat, request.now
         r = t.reservations.c
         live = (
             await c.execute(
@@ -288,32 +413,30 @@ class SqlSeatRepository(_Repository):
         )
         if taken.rowcount != 1:
             raise SeatUnavailableError(f"seat {key.seat_no} on {key.date} is taken")
-        if stored.reservation_id is not None:
-            await _mark_released(c, stored.reservation_id, r.held_until <= now)
-        reservation = Reservation.hold(
-            request.reservation_id,
-            request.user_id,
-            key,
-            seat.price,
-            now,
-            request.until,
-            request.token_id,
-        )
+        if previous is not None:
+            await _mark_released(c, previous, r.held_until <= now)
         await c.execute(
             t.reservations.insert().values(
-                reservation_id=reservation.reservation_id,
-                user_id=reservation.user_id,
+                reservation_id=request.reservation_id,
+                user_id=request.user_id,
                 concert_id=key.concert_id,
                 date=key.date,
                 seat_no=key.seat_no,
-                price=reservation.price,
-                status=reservation.status.value,
-                held_until=reservation.held_until,
-                created_at=reservation.created_at,
-                token_id=reservation.token_id,
+                price=price,
+                status=ReservationStatus.HELD.value,
+                held_until=request.until,
+                created_at=now,
+                token_id=request.token_id,
             )
         )
-        return HoldOutcome(reservation, created=True)
+
+
+def _lapsed(reservations: Sequence[Reservation]) -> HoldExpiredError:
+    if len(reservations) == 1:
+        return HoldExpiredError(
+            f"the hold on reservation {reservations[0].reservation_id} has lapsed"
+        )
+    return HoldExpiredError("a hold among these reservations has lapsed")
 
 
 class SqlReservationRepository(_Repository):
@@ -372,41 +495,56 @@ class SqlReservationRepository(_Repository):
     async def confirm(
         self, user_id: UserId, reservation_ids: Sequence[ReservationId], now: dt.datetime
     ) -> list[Reservation]:
-        async with self._atomically():
-            return await self._confirm(user_id, reservation_ids, now)
-
-    async def _confirm(
-        self, user_id: UserId, reservation_ids: Sequence[ReservationId], now: dt.datetime
-    ) -> list[Reservation]:
-        found = [await self._owned(rid, user_id) for rid in reservation_ids]
+        # No savepoint: every refusal comes before the first write (see below).
+        r, s = t.reservations.c, t.seats.c
+        rows = await self._c.execute(
+            select(t.reservations).where(r.reservation_id.in_(list(reservation_ids)))
+        )
+        by_id = {ReservationId(row.reservation_id): _reservation(row) for row in rows}
+        found = []
+        for rid in reservation_ids:
+            reservation = by_id.get(rid)
+            if reservation is None:
+                raise NotFoundError(f"reservation {rid} does not exist")
+            reservation.check_owner(user_id)
+            found.append(reservation)
         for reservation in found:  # every one is checked before any is written
             reservation.confirm(user_id, now)
-        s, r = t.seats.c, t.reservations.c
-        for reservation in sorted(found, key=lambda x: x.seat):
-            sold = await self._c.execute(
-                update(t.seats)
-                .where(
-                    _seat_is(reservation.seat),
-                    s.reservation_id == reservation.reservation_id,
-                    s.status == _HELD,
-                    s.held_until > now,
-                )
-                .values(status=SeatStatus.SOLD.value, held_until=None)
+        keys = sorted(found, key=lambda x: x.seat)
+        seat_keys = tuple_(s.concert_id, s.date, s.seat_no).in_(
+            [(x.seat.concert_id, x.seat.date, x.seat.seat_no) for x in keys]
+        )
+        still_held = and_(
+            seat_keys,
+            s.reservation_id.in_([x.reservation_id for x in keys]),
+            s.status == _HELD,
+            s.held_until > now,
+        )
+        if len(found) > 1:
+            # Lock the seats in key order and check them all before writing any.
+            locked = await self._c.execute(
+                select(s.seat_no)
+                .where(still_held)
+                .order_by(s.concert_id, s.date, s.seat_no)
+                .with_for_update()
             )
-            if sold.rowcount != 1:
-                raise HoldExpiredError(
-                    f"the hold on reservation {reservation.reservation_id} has lapsed"
-                )
-        for reservation in found:
-            marked = await self._c.execute(
-                update(t.reservations)
-                .where(r.reservation_id == reservation.reservation_id, _live_hold(now))
-                .values(status=ReservationStatus.CONFIRMED.value)
-            )
-            if marked.rowcount != 1:
-                raise HoldExpiredError(
-                    f"the hold on reservation {reservation.reservation_id} has lapsed"
-                )
+            if len(locked.all()) != len(found):
+                raise _lapsed(found)
+        # One seat: this conditional write is its own check, and writes nothing if it fails.
+        sold = await self._c.execute(
+            update(t.seats).where(still_held).values(status=SeatStatus.SOLD.value, held_until=None)
+        )
+        if sold.rowcount != len(found):
+            raise _lapsed(found)
+        # The seats were still held by these reservations under their row locks, and a
+        # reservation leaves HELD only under its seat's lock: these all match.
+        marked = await self._c.execute(
+            update(t.reservations)
+            .where(r.reservation_id.in_([x.reservation_id for x in found]), _live_hold(now))
+            .values(status=ReservationStatus.CONFIRMED.value)
+        )
+        if marked.rowcount != len(found):
+            raise _lapsed(found)
         return found
 
     async def release_lapsed(self, now: dt.datetime, limit: int) -> int:
@@ -523,8 +661,43 @@ class SqlWalletRepository(_Repository):
     ) -> Wallet:
         if amount < 0:
             raise ValidationError("a debit cannot be negative")
+        if amount > 0 and is_postgres(self._c):
+            return await self._debit_postgres(user_id, amount, entry_id, payment_id, now)
         async with self._atomically():
             return await self._debit(user_id, amount, entry_id, payment_id, now)
+
+    async def _debit_postgres(
+        self,
+        user_id: UserId,
+        amount: Money,
+        entry_id: UUID,
+        payment_id: PaymentId,
+        now: dt.datetime,
+    ) -> Wallet:
+        """One statement, no savepoint: it writes nothing unless it debits. (A wallet
+        that does not exist cannot cover a positive amount, so none is opened.)"""
+        params = {
+            "user_id": user_id,
+            "amount": amount,
+            "entry_id": entry_id,
+            "payment_id": payment_id,
+            "now": now,
+        }
+        try:
+            outcome = (await self._c.execute(_DEBIT_POSTGRES, params)).one()
+        except exc.IntegrityError as error:
+            # The same entry, committed by another transaction after this statement's
+            # snapshot: this one wrote nothing, and its transaction must roll back.
+            if "uq_ledger_entry_id" in str(error.orig):
+                raise IdempotencyInProgressError(f"ledger entry {entry_id} exists") from error
+            raise
+        if outcome.earlier:
+            raise IdempotencyInProgressError(f"ledger entry {entry_id} exists already")
+        if outcome.balance is None:
+            raise InsufficientBalanceError(
+                f"balance {outcome.current or 0:,} won is below the {amount:,} won due"
+            )
+        return Wallet(user_id, Money(outcome.balance))
 
     async def _debit(
         self,
@@ -558,6 +731,28 @@ class SqlWalletRepository(_Repository):
             select(t.ledger).where(t.ledger.c.user_id == user_id).order_by(t.ledger.c.serial)
         )
         return [_entry(r) for r in rows]
+
+
+_DEBIT_POSTGRES = text(
+    """
+WITH earlier AS (
+    SELECT EXISTS (SELECT FROM ledger WHERE entry_id = :entry_id) AS found
+), debited AS (
+    UPDATE wallets SET balance = balance - :amount
+    WHERE user_id = :user_id AND balance >= :amount AND NOT (SELECT found FROM earlier)
+    RETURNING balance
+), entered AS (
+    INSERT INTO ledger (entry_id, user_id, kind, amount, at, payment_id)
+    SELECT CAST(:entry_id AS uuid), CAST(:user_id AS uuid), 'PAYMENT',
+           -CAST(:amount AS bigint), CAST(:now AS timestamptz), CAST(:payment_id AS uuid)
+    FROM debited
+)
+SELECT (SELECT found FROM earlier) AS earlier, (SELECT balance FROM debited) AS balance,
+       (SELECT balance FROM wallets WHERE user_id = :user_id) AS current
+"""
+).bindparams(bindparam("now", type_=t.UtcDateTime()))
+"""PostgreSQL: a positive debit and its ledger entry in one statement (``current`` is
+the balance before it, for the refusal's message)."""
 
 
 def _payment(row: Row[Any]) -> Payment:
