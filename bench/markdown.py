@@ -25,8 +25,9 @@ def append_table(path: Path, report: dict[str, Any]) -> None:
         lines.append(f"| `{key}` | {target['target']} | {target['value']} | {met} |")
     lines += [
         "",
-        "| endpoint | req/s | p50 ms | p99 ms | failures | wrk CPU share |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| endpoint | req/s | p50 ms | p99 ms | failures | wrk CPU share "
+        "| server CPU µs/req | Redis + PostgreSQL CPU µs/req |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows = {f"ceiling `{k}`": v for k, v in report["ceilings"].items()}
     rows |= {f"`{k}`": v for k, v in report["endpoints"].items()}
@@ -37,7 +38,9 @@ def append_table(path: Path, report: dict[str, Any]) -> None:
     for name, r in rows.items():
         lines.append(
             f"| {name} | {r['requests_per_second']:,.0f} | {r['p50_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {r['failures']} | {r['client_cpu_share']:.0%} |"
+            f"{r['p99_ms']:.2f} | {r['failures']} | {r['client_cpu_share']:.0%} | "
+            f"{_per_request(r, 'other', m['cores'])} | "
+            f"{_per_request(r, ('redis', 'postgres'), m['cores'])} |"
         )
     onsale = report.get("onsale")
     if onsale:
@@ -61,3 +64,13 @@ def append_table(path: Path, report: dict[str, Any]) -> None:
                 lines.append(f"| {name} | {count} | {latency['p50']:.1f} | {latency['p99']:.1f} |")
     with path.open("a") as handle:
         handle.write("\n".join(lines) + "\n")
+
+
+def _per_request(result: dict[str, Any], groups: str | tuple[str, ...], cores: int) -> str:
+    """CPU microseconds per request of the process groups (``other``: the servers)."""
+    shares = result.get("cpu_shares")
+    if not shares or not result["requests_per_second"]:
+        return ""
+    names = (groups,) if isinstance(groups, str) else groups
+    share = sum(shares.get(name, 0.0) for name in names)
+    return f"{share * cores / result['requests_per_second'] * 1e6:,.0f}"
