@@ -433,3 +433,31 @@ async def test_tokens_handed_out_are_copies_not_the_stored_state(backend: Backen
     token.active_until = at(10_000)
     assert await status_of(backend, token.token_id, at(1)) is TokenStatus.WAITING
     assert (await backend.queue.stats(C1, at(1))).active == 0
+
+
+async def test_concurrent_polls_and_looks_answer_each_caller_as_if_alone(
+    backend: Backend,
+) -> None:
+    ids = await issue_many(backend, 6)
+    other = (await issue(backend, concert_id=C2)).place.token.token_id
+    unknown = new_token_id()
+    places = await asyncio.gather(
+        *(backend.queue.poll(C1, t, at(1)) for t in ids[:3]),
+        *(backend.queue.look(C1, t, at(1)) for t in ids[3:]),
+        backend.queue.poll(C1, unknown, at(1)),
+        backend.queue.look(C1, unknown, at(1)),
+        backend.queue.poll(C2, other, at(1)),
+        backend.queue.poll(C1, other, at(1)),
+    )
+    *mine, unknown_polled, unknown_looked, in_c2, c2_token_in_c1 = places
+    assert [(p.token.token_id, p.status, p.position) for p in mine if p is not None] == [
+        (t, TokenStatus.WAITING, n) for n, t in enumerate(ids, start=1)
+    ]
+    assert unknown_polled is None and unknown_looked is None
+    assert in_c2 is not None and (in_c2.token.token_id, in_c2.position) == (other, 1)
+    assert c2_token_in_c1 is None
+    # The polls kept their tokens' places; the looks did not: at the idle timeout
+    # after the first sighting, only the polled tokens are still waiting.
+    idle_end = T0 + backend.policy.idle_timeout
+    statuses = [await status_of(backend, t, idle_end) for t in ids]
+    assert statuses == [TokenStatus.WAITING] * 3 + [TokenStatus.EXPIRED] * 3

@@ -23,13 +23,14 @@ each is registered once per client (``EVALSHA``, loaded on ``NOSCRIPT``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import redis.asyncio as aioredis
@@ -128,15 +129,82 @@ def _token(concert_id: ConcertId, row: bytes) -> QueueToken:
     )
 
 
-def _place(concert_id: ConcertId, reply: Sequence[Any], window: dt.timedelta) -> QueuePlace:
-    """A place from ``[row, status, position, admitted]``."""
-    row, status, position, admitted = reply
+def _place(
+    concert_id: ConcertId, reply: Sequence[Any], admitted: int, window: dt.timedelta
+) -> QueuePlace:
+    """A place from ``[row, status, position]`` and the admissions in the window."""
+    row, status, position = reply
     return QueuePlace(
         _token(concert_id, row),
         _STATUS[status],
         position if position > 0 else None,
         admitted / window.total_seconds(),
     )
+
+
+K = TypeVar("K")
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+class Coalescer(Generic[K, A, R]):
+    """Calls made in one turn of the event loop share one round trip.
+
+    ``submit(key, now, arg)`` queues ``arg`` under ``key``; at the loop's next turn
+    ``run(key, now, args)`` is called once for everything queued under that key (at most
+    ``limit`` per call), with the latest ``now`` among them, and returns one result per
+    arg, in order: each result is its caller's, a failure of the call every caller's.
+    Under a stampede a worker's concurrent polls become one script call instead of
+    dozens; a lone call waits one loop turn.
+    """
+
+    def __init__(
+        self, run: Callable[[K, dt.datetime, list[A]], Awaitable[list[R]]], *, limit: int = 128
+    ) -> None:
+        self._run = run
+        self._limit = limit
+        self._pending: dict[K, _Batch[A, R]] = {}
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: K, now: dt.datetime, arg: A) -> R:
+        loop = asyncio.get_running_loop()
+        batch = self._pending.get(key)
+        if batch is None or len(batch.args) >= self._limit:
+            batch = self._pending[key] = _Batch(now)
+            loop.call_soon(self._flush, key, batch)
+        batch.args.append(arg)
+        batch.now = max(batch.now, now)
+        future: asyncio.Future[R] = loop.create_future()
+        batch.futures.append(future)
+        return await future
+
+    def _flush(self, key: K, batch: _Batch[A, R]) -> None:
+        if self._pending.get(key) is batch:
+            del self._pending[key]
+        task = asyncio.create_task(self._execute(key, batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _execute(self, key: K, batch: _Batch[A, R]) -> None:
+        try:
+            results = await self._run(key, batch.now, batch.args)
+        except BaseException as error:
+            for future in batch.futures:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for future, result in zip(batch.futures, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+class _Batch(Generic[A, R]):
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.args: list[A] = []
+        self.futures: list[asyncio.Future[R]] = []
 
 
 class RedisQueueStore:
@@ -171,6 +239,12 @@ class RedisQueueStore:
             ENDED_KEPT_FOR,
         )
         self._key_ttl = longest + KEY_TTL_MARGIN
+        self._issues: Coalescer[ConcertId, tuple[bytes, bytes], list[Any]] = Coalescer(
+            self._issue_many
+        )
+        self._places: Coalescer[tuple[ConcertId, bool], bytes, list[Any]] = Coalescer(
+            self._place_many
+        )
 
     def keys(self, concert_id: ConcertId) -> list[str]:
         """The concert's keys, in the order the scripts take them."""
@@ -204,12 +278,19 @@ class RedisQueueStore:
     async def issue(
         self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> IssueOutcome:
-        reply = await self._run("issue", concert_id, now, user_id.bytes, token_id.bytes)
+        reply = await self._issues.submit(concert_id, now, (user_id.bytes, token_id.bytes))
         created = reply[0]
         if created < 0:
             raise ValueError(f"token id {token_id} is taken")
-        place = _place(concert_id, reply[1:], self._policy.admission_rate_window)
+        place = _place(concert_id, reply[1:4], reply[4], self._policy.admission_rate_window)
         return IssueOutcome(place, created=created == 1)
+
+    async def _issue_many(
+        self, concert_id: ConcertId, now: dt.datetime, pairs: list[tuple[bytes, bytes]]
+    ) -> list[list[Any]]:
+        reply = await self._run("issue", concert_id, now, *(b for pair in pairs for b in pair))
+        admitted = reply[-1]
+        return [[*one, admitted] for one in reply[:-1]]
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -224,10 +305,18 @@ class RedisQueueStore:
     async def _place(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime, *, poll: bool
     ) -> QueuePlace | None:
-        reply = await self._run("place", concert_id, now, token_id.bytes, int(poll))
-        if not reply:
+        reply = await self._places.submit((concert_id, poll), now, token_id.bytes)
+        if not reply[0]:
             return None
-        return _place(concert_id, reply, self._policy.admission_rate_window)
+        return _place(concert_id, reply[0], reply[1], self._policy.admission_rate_window)
+
+    async def _place_many(
+        self, key: tuple[ConcertId, bool], now: dt.datetime, token_ids: list[bytes]
+    ) -> list[list[Any]]:
+        concert_id, poll = key
+        reply = await self._run("place", concert_id, now, int(poll), *token_ids)
+        admitted = reply[-1]
+        return [[one, admitted] for one in reply[:-1]]
 
     async def expire(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
