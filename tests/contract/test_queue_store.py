@@ -332,6 +332,38 @@ async def test_extend_active_refuses_waiting_ended_and_lapsed_tokens(backend: Ba
     assert await status_of(backend, active[0], at(121)) is TokenStatus.EXPIRED
 
 
+async def test_concurrent_expiries_end_each_token_once(backend: Backend) -> None:
+    first, second = await issue_many(backend, 2)
+    ended = await asyncio.gather(
+        backend.queue.expire(C1, first, at(1)),
+        backend.queue.expire(C1, first, at(1)),
+        backend.queue.expire(C1, second, at(1)),
+        backend.queue.expire(C1, new_token_id(), at(1)),
+    )
+    firsts = [t for t in ended[:2] if t is not None]
+    assert [t.token_id for t in firsts] == [first]
+    assert firsts[0].status is TokenStatus.WAITING  # as it was before
+    assert ended[2] is not None and ended[2].token_id == second
+    assert ended[3] is None
+    assert (await backend.queue.stats(C1, at(1))).waiting == 0
+
+
+async def test_concurrent_extensions_answer_each_caller_as_if_alone(backend: Backend) -> None:
+    active = await fill_capacity(backend)  # ACTIVE until 120
+    (waiting,) = await issue_many(backend, 1, now=at(1))
+    answers = await asyncio.gather(
+        backend.queue.extend_active(C1, active[0], at(300), at(10)),
+        backend.queue.extend_active(C1, active[1], at(60), at(10)),
+        backend.queue.extend_active(C1, active[2], at(900), at(10)),
+        backend.queue.extend_active(C1, waiting, at(500), at(10)),
+        backend.queue.extend_active(C1, new_token_id(), at(500), at(10)),
+    )
+    assert answers == [True, True, True, False, False]
+    until = [(await backend.queue.look(C1, t, at(20))) for t in active]
+    assert [p.token.active_until for p in until if p is not None] == [at(300), at(120), at(900)]
+    assert await status_of(backend, waiting, at(20)) is TokenStatus.WAITING
+
+
 # -- sweeping, stats and the admission rate -----------------------------------------
 
 

@@ -245,6 +245,10 @@ class RedisQueueStore:
         self._places: Coalescer[tuple[ConcertId, bool], bytes, list[Any]] = Coalescer(
             self._place_many
         )
+        self._extensions: Coalescer[ConcertId, tuple[bytes, dt.datetime], int] = Coalescer(
+            self._extend_many
+        )
+        self._expiries: Coalescer[ConcertId, bytes, bytes] = Coalescer(self._expire_many)
 
     def keys(self, concert_id: ConcertId) -> list[str]:
         """The concert's keys, in the order the scripts take them."""
@@ -321,23 +325,27 @@ class RedisQueueStore:
     async def expire(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueueToken | None:
-        row = await self._run("expire", concert_id, now, token_id.bytes)
-        return None if row is None else _token(concert_id, row)
+        row = await self._expiries.submit(concert_id, now, token_id.bytes)
+        return _token(concert_id, row) if row else None
+
+    async def _expire_many(
+        self, concert_id: ConcertId, now: dt.datetime, token_ids: list[bytes]
+    ) -> list[bytes]:
+        return list(await self._run("expire", concert_id, now, *token_ids))
 
     async def extend_active(
         self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
     ) -> bool:
-        # The keys must outlive the token, however far the hold pushes it.
-        key_ttl = max(self._key_ttl, until - now + KEY_TTL_MARGIN)
-        extended = await self._run(
-            "extend_active",
-            concert_id,
-            now,
-            token_id.bytes,
-            microseconds(until),
-            key_ttl=key_ttl,
-        )
-        return bool(extended)
+        return bool(await self._extensions.submit(concert_id, now, (token_id.bytes, until)))
+
+    async def _extend_many(
+        self, concert_id: ConcertId, now: dt.datetime, pairs: list[tuple[bytes, dt.datetime]]
+    ) -> list[int]:
+        # The keys must outlive the tokens, however far the holds push them.
+        latest = max(until for _, until in pairs)
+        key_ttl = max(self._key_ttl, latest - now + KEY_TTL_MARGIN)
+        args = (a for token_id, until in pairs for a in (token_id, microseconds(until)))
+        return list(await self._run("extend_active", concert_id, now, *args, key_ttl=key_ttl))
 
     async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
         while True:

@@ -1,16 +1,28 @@
--- expire(token id): end a live token (leaving, paying).
--- ARGV 8 token id. Reply: the token's row as it was, or nil if it was not live.
-local tid = ARGV[8]
+-- expire(token id)...: end each live token (leaving, paying). Concurrent callers share
+-- one call: the ids are taken in turn.
+-- ARGV 8.. token ids. Reply: per id, the token's row as it was, or '' if it was not
+-- live.
+local touched = false
 
-local t = load(tid)
-if t == nil then
-  return false
+local function one(tid)
+  local t = load(tid)
+  if t == nil then
+    return ''
+  end
+  touched = true
+  if settle(tid, t) == 'E' then
+    return ''
+  end
+  local before = row(tid, t)
+  finish(tid, t)
+  return before
 end
-if settle(tid, t) == 'E' then
+
+local out = {}
+for i = 8, #ARGV do
+  out[#out + 1] = one(ARGV[i])
+end
+if touched then
   keep()
-  return false
 end
-local before = row(tid, t)
-finish(tid, t)
-keep()
-return before
+return out

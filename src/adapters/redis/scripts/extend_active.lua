@@ -1,23 +1,36 @@
--- extend_active(token id, until): keep a token ACTIVE at NOW alive until at least
--- `until`; a lapsed one is ended instead.
--- ARGV 8 token id, 9 until (us). Reply: 1 if extended (or already long enough), else 0.
-local tid, till = ARGV[8], tonumber(ARGV[9])
+-- extend_active(token id, until)...: keep each token ACTIVE at NOW alive until at
+-- least its `until`; a lapsed one is ended instead. Concurrent callers share one call:
+-- the pairs are taken in turn.
+-- ARGV 8 token id, 9 until (us); 10, 11: the next pair; ...
+-- Reply: per pair, 1 if extended (or already long enough), else 0.
+local touched = false
 
-local t = load(tid)
-if t == nil then
-  return 0
-end
-local status = settle(tid, t)
-if status ~= 'A' then
-  if t.status == 'E' then
-    keep()
+local function one(tid, till)
+  local t = load(tid)
+  if t == nil then
+    return 0
   end
-  return 0
+  local status = settle(tid, t)
+  if status ~= 'A' then
+    if t.status == 'E' then
+      touched = true
+    end
+    return 0
+  end
+  if till > t.till then
+    t.till = till
+    store(tid, t)
+    redis.call('ZADD', ACTIVE, num(till), tid)
+  end
+  touched = true
+  return 1
 end
-if till > t.till then
-  t.till = till
-  store(tid, t)
-  redis.call('ZADD', ACTIVE, num(till), tid)
+
+local out = {}
+for i = 8, #ARGV - 1, 2 do
+  out[#out + 1] = one(ARGV[i], tonumber(ARGV[i + 1]))
 end
-keep()
-return 1
+if touched then
+  keep()
+end
+return out
