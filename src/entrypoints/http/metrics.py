@@ -105,6 +105,10 @@ class Metrics:
         self.queue = QueueGauges()
         self.registry.register(self.queue)
         self._counted_payments: OrderedDict[object, None] = OrderedDict()
+        # Each label set's child, looked up once: ``labels()`` takes a lock and builds
+        # a key on every call, a visible share of a cheap request.
+        self._request_counters: dict[tuple[str, str, str], Counter] = {}
+        self._latencies: dict[tuple[str, str], Histogram] = {}
 
     def hold_made(self) -> None:
         self.holds.inc()
@@ -130,10 +134,17 @@ class Metrics:
         http = cast("dict[str, Any]", scope)  # a view: typed dicts lack .get for extras
         route = http.get("path_template") or "unmatched"
         method = http["method"] if http["method"] in _METHODS else "OTHER"
-        self.requests.labels(route, method, str(message["status"])).inc()
+        key = (route, method, str(message["status"]))
+        counter = self._request_counters.get(key)
+        if counter is None:
+            counter = self._request_counters[key] = self.requests.labels(*key)
+        counter.inc()
         started = http.get(_STARTED)
         if isinstance(started, float):
-            self.latency.labels(route, method).observe(time.perf_counter() - started)
+            latency = self._latencies.get(key[:2])
+            if latency is None:
+                latency = self._latencies[key[:2]] = self.latency.labels(route, method)
+            latency.observe(time.perf_counter() - started)
 
 
 class TimingMiddleware(ASGIMiddleware):
