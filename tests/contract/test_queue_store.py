@@ -332,6 +332,25 @@ async def test_extend_active_refuses_waiting_ended_and_lapsed_tokens(backend: Ba
     assert await status_of(backend, active[0], at(121)) is TokenStatus.EXPIRED
 
 
+async def test_concurrent_calls_are_each_judged_at_their_own_instant(
+    backend: Backend,
+) -> None:
+    first, second = await issue_many(backend, 2)  # both seen at T0
+    idle = backend.policy.idle_timeout.total_seconds()
+    before, after = await asyncio.gather(
+        backend.queue.poll(C1, first, at(idle - 1)),
+        backend.queue.poll(C1, second, at(idle + 1)),
+    )
+    assert before is not None and before.status is TokenStatus.WAITING
+    assert after is not None and after.status is TokenStatus.EXPIRED
+    active = await fill_capacity(backend, C2)  # ACTIVE until 120
+    extended = await asyncio.gather(
+        backend.queue.extend_active(C2, active[0], at(300), at(119)),
+        backend.queue.extend_active(C2, active[1], at(300), at(121)),
+    )
+    assert extended == [True, False]
+
+
 async def test_concurrent_expiries_end_each_token_once(backend: Backend) -> None:
     first, second = await issue_many(backend, 2)
     ended = await asyncio.gather(

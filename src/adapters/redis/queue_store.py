@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import datetime as dt
 import logging
 import struct
@@ -129,6 +130,21 @@ def _token(concert_id: ConcertId, row: bytes) -> QueueToken:
     )
 
 
+def _each(replies: Sequence[Any]) -> list[Any]:
+    """A shared call's replies, one per item; an item the script failed on becomes
+    that caller's ServiceUnavailableError (logged, as any script error is)."""
+    items: list[Any] = []
+    for reply in replies:
+        if isinstance(reply, redis_errors.ResponseError):
+            _log.error("a queue script failed on one item: %s", reply)
+            unavailable = ServiceUnavailableError("Redis is unavailable; try again shortly")
+            unavailable.__cause__ = reply
+            items.append(unavailable)
+        else:
+            items.append(reply)
+    return items
+
+
 def _place(
     concert_id: ConcertId, reply: Sequence[Any], admitted: int, window: dt.timedelta
 ) -> QueuePlace:
@@ -150,30 +166,34 @@ R = TypeVar("R")
 class Coalescer(Generic[K, A, R]):
     """Calls made in one turn of the event loop share one round trip.
 
-    ``submit(key, now, arg)`` queues ``arg`` under ``key``; at the loop's next turn
-    ``run(key, now, args)`` is called once for everything queued under that key (at most
-    ``limit`` per call), with the latest ``now`` among them, and returns one result per
-    arg, in order: each result is its caller's, a failure of the call every caller's.
-    Under a stampede a worker's concurrent polls become one script call instead of
-    dozens; a lone call waits one loop turn.
+    ``submit(key, arg)`` queues ``arg`` under ``key``; at the loop's next turn
+    ``run(key, args)`` is called once for everything queued under that key (at most
+    ``limit`` per call) and returns one result per arg, in order. Each result is its
+    caller's: an exception among them is raised to that caller alone, while a failure
+    of the whole call is every caller's (each gets its own copy). Under a stampede a
+    worker's concurrent polls become one script call instead of dozens; a lone call
+    waits one loop turn. A caller cancelled before its turn may still have its item
+    applied, as a request cancelled after it was sent would.
     """
 
     def __init__(
-        self, run: Callable[[K, dt.datetime, list[A]], Awaitable[list[R]]], *, limit: int = 128
+        self,
+        run: Callable[[K, list[A]], Awaitable[Sequence[R | Exception]]],
+        *,
+        limit: int = 128,
     ) -> None:
         self._run = run
         self._limit = limit
         self._pending: dict[K, _Batch[A, R]] = {}
         self._running: set[asyncio.Task[None]] = set()
 
-    async def submit(self, key: K, now: dt.datetime, arg: A) -> R:
+    async def submit(self, key: K, arg: A) -> R:
         loop = asyncio.get_running_loop()
         batch = self._pending.get(key)
-        if batch is None or len(batch.args) >= self._limit:
-            batch = self._pending[key] = _Batch(now)
+        if batch is None or batch.loop is not loop or len(batch.args) >= self._limit:
+            batch = self._pending[key] = _Batch(loop)
             loop.call_soon(self._flush, key, batch)
         batch.args.append(arg)
-        batch.now = max(batch.now, now)
         future: asyncio.Future[R] = loop.create_future()
         batch.futures.append(future)
         return await future
@@ -187,22 +207,42 @@ class Coalescer(Generic[K, A, R]):
 
     async def _execute(self, key: K, batch: _Batch[A, R]) -> None:
         try:
-            results = await self._run(key, batch.now, batch.args)
+            results = await self._run(key, batch.args)
+            if len(results) != len(batch.args):
+                raise RuntimeError(f"{len(results)} results for {len(batch.args)} calls")
         except BaseException as error:
             for future in batch.futures:
-                if not future.done():
-                    future.set_exception(error)
+                if future.done():
+                    continue
+                if isinstance(error, asyncio.CancelledError):
+                    future.cancel()
+                else:
+                    future.set_exception(_own_copy(error))
             if not isinstance(error, Exception):
                 raise
             return
         for future, result in zip(batch.futures, results, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
                 future.set_result(result)
 
 
+def _own_copy(error: BaseException) -> BaseException:
+    """A copy of a shared failure for one caller (each raise rewrites its traceback)."""
+    try:
+        copied = copy.copy(error)
+    except Exception:
+        return error
+    copied.__cause__ = error.__cause__ or error
+    return copied
+
+
 class _Batch(Generic[A, R]):
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.args: list[A] = []
         self.futures: list[asyncio.Future[R]] = []
 
@@ -239,16 +279,20 @@ class RedisQueueStore:
             ENDED_KEPT_FOR,
         )
         self._key_ttl = longest + KEY_TTL_MARGIN
-        self._issues: Coalescer[ConcertId, tuple[bytes, bytes], list[Any]] = Coalescer(
+        # Concurrent calls of one kind for one concert share a script call; each item
+        # carries its caller's now, and the script judges it by that.
+        self._issues: Coalescer[ConcertId, tuple[bytes, bytes, dt.datetime], Any] = Coalescer(
             self._issue_many
         )
-        self._places: Coalescer[tuple[ConcertId, bool], bytes, list[Any]] = Coalescer(
+        self._places: Coalescer[tuple[ConcertId, bool], tuple[bytes, dt.datetime], Any] = Coalescer(
             self._place_many
         )
-        self._extensions: Coalescer[ConcertId, tuple[bytes, dt.datetime], int] = Coalescer(
-            self._extend_many
+        self._extensions: Coalescer[ConcertId, tuple[bytes, dt.datetime, dt.datetime], Any] = (
+            Coalescer(self._extend_many)
         )
-        self._expiries: Coalescer[ConcertId, bytes, bytes] = Coalescer(self._expire_many)
+        self._expiries: Coalescer[ConcertId, tuple[bytes, dt.datetime], Any] = Coalescer(
+            self._expire_many
+        )
 
     def keys(self, concert_id: ConcertId) -> list[str]:
         """The concert's keys, in the order the scripts take them."""
@@ -282,7 +326,7 @@ class RedisQueueStore:
     async def issue(
         self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> IssueOutcome:
-        reply = await self._issues.submit(concert_id, now, (user_id.bytes, token_id.bytes))
+        reply = await self._issues.submit(concert_id, (user_id.bytes, token_id.bytes, now))
         created = reply[0]
         if created < 0:
             raise ValueError(f"token id {token_id} is taken")
@@ -290,11 +334,11 @@ class RedisQueueStore:
         return IssueOutcome(place, created=created == 1)
 
     async def _issue_many(
-        self, concert_id: ConcertId, now: dt.datetime, pairs: list[tuple[bytes, bytes]]
-    ) -> list[list[Any]]:
-        reply = await self._run("issue", concert_id, now, *(b for pair in pairs for b in pair))
-        admitted = reply[-1]
-        return [[*one, admitted] for one in reply[:-1]]
+        self, concert_id: ConcertId, items: list[tuple[bytes, bytes, dt.datetime]]
+    ) -> list[Any]:
+        args = [a for user, token, now in items for a in (user, token, microseconds(now))]
+        latest = max(now for _, _, now in items)
+        return _each(await self._run("issue", concert_id, latest, *args))
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -309,43 +353,50 @@ class RedisQueueStore:
     async def _place(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime, *, poll: bool
     ) -> QueuePlace | None:
-        reply = await self._places.submit((concert_id, poll), now, token_id.bytes)
-        if not reply[0]:
+        reply = await self._places.submit((concert_id, poll), (token_id.bytes, now))
+        if not reply:
             return None
-        return _place(concert_id, reply[0], reply[1], self._policy.admission_rate_window)
+        return _place(concert_id, reply[:3], reply[3], self._policy.admission_rate_window)
 
     async def _place_many(
-        self, key: tuple[ConcertId, bool], now: dt.datetime, token_ids: list[bytes]
-    ) -> list[list[Any]]:
+        self, key: tuple[ConcertId, bool], items: list[tuple[bytes, dt.datetime]]
+    ) -> list[Any]:
         concert_id, poll = key
-        reply = await self._run("place", concert_id, now, int(poll), *token_ids)
-        admitted = reply[-1]
-        return [[one, admitted] for one in reply[:-1]]
+        args = [a for token, now in items for a in (token, microseconds(now))]
+        latest = max(now for _, now in items)
+        return _each(await self._run("place", concert_id, latest, int(poll), *args))
 
     async def expire(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueueToken | None:
-        row = await self._expiries.submit(concert_id, now, token_id.bytes)
+        row = await self._expiries.submit(concert_id, (token_id.bytes, now))
         return _token(concert_id, row) if row else None
 
     async def _expire_many(
-        self, concert_id: ConcertId, now: dt.datetime, token_ids: list[bytes]
-    ) -> list[bytes]:
-        return list(await self._run("expire", concert_id, now, *token_ids))
+        self, concert_id: ConcertId, items: list[tuple[bytes, dt.datetime]]
+    ) -> list[Any]:
+        args = [a for token, now in items for a in (token, microseconds(now))]
+        latest = max(now for _, now in items)
+        return _each(await self._run("expire", concert_id, latest, *args))
 
     async def extend_active(
         self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
     ) -> bool:
-        return bool(await self._extensions.submit(concert_id, now, (token_id.bytes, until)))
+        return bool(await self._extensions.submit(concert_id, (token_id.bytes, until, now)))
 
     async def _extend_many(
-        self, concert_id: ConcertId, now: dt.datetime, pairs: list[tuple[bytes, dt.datetime]]
-    ) -> list[int]:
+        self, concert_id: ConcertId, items: list[tuple[bytes, dt.datetime, dt.datetime]]
+    ) -> list[Any]:
         # The keys must outlive the tokens, however far the holds push them.
-        latest = max(until for _, until in pairs)
-        key_ttl = max(self._key_ttl, latest - now + KEY_TTL_MARGIN)
-        args = (a for token_id, until in pairs for a in (token_id, microseconds(until)))
-        return list(await self._run("extend_active", concert_id, now, *args, key_ttl=key_ttl))
+        key_ttl = max(self._key_ttl, *(until - now + KEY_TTL_MARGIN for _, until, now in items))
+        args = [
+            a
+            for token, until, now in items
+            for a in (token, microseconds(until), microseconds(now))
+        ]
+        latest = max(now for _, _, now in items)
+        reply = await self._run("extend_active", concert_id, latest, *args, key_ttl=key_ttl)
+        return _each(reply)
 
     async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
         while True:

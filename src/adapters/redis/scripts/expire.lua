@@ -1,7 +1,7 @@
--- expire(token id)...: end each live token (leaving, paying). Concurrent callers share
--- one call: the ids are taken in turn.
--- ARGV 8.. token ids. Reply: per id, the token's row as it was, or '' if it was not
--- live.
+-- expire(token id, now)...: end each live token (leaving, paying). Concurrent callers
+-- share one call: the items are taken in turn, each judged at its own caller's now.
+-- ARGV 8, 9: token id, now (us); 10, 11: the next item; ...
+-- Reply: per item, the token's row as it was, or '' if it was not live.
 local touched = false
 
 local function one(tid)
@@ -19,8 +19,9 @@ local function one(tid)
 end
 
 local out = {}
-for i = 8, #ARGV do
-  out[#out + 1] = one(ARGV[i])
+for i = 8, #ARGV - 1, 2 do
+  NOW = tonumber(ARGV[i + 1])
+  out[#out + 1] = each(one, ARGV[i])
 end
 if touched then
   keep()

@@ -1,8 +1,8 @@
--- extend_active(token id, until)...: keep each token ACTIVE at NOW alive until at
--- least its `until`; a lapsed one is ended instead. Concurrent callers share one call:
--- the pairs are taken in turn.
--- ARGV 8 token id, 9 until (us); 10, 11: the next pair; ...
--- Reply: per pair, 1 if extended (or already long enough), else 0.
+-- extend_active(token id, until, now)...: keep each token ACTIVE at its now alive until
+-- at least its `until`; a lapsed one is ended instead. Concurrent callers share one
+-- call: the items are taken in turn, each judged at its own caller's now.
+-- ARGV 8, 9, 10: token id, until (us), now (us); 11..13: the next item; ...
+-- Reply: per item, 1 if extended (or already long enough), else 0.
 local touched = false
 
 local function one(tid, till)
@@ -27,8 +27,9 @@ local function one(tid, till)
 end
 
 local out = {}
-for i = 8, #ARGV - 1, 2 do
-  out[#out + 1] = one(ARGV[i], tonumber(ARGV[i + 1]))
+for i = 8, #ARGV - 2, 3 do
+  NOW = tonumber(ARGV[i + 2])
+  out[#out + 1] = each(one, ARGV[i], tonumber(ARGV[i + 1]))
 end
 if touched then
   keep()

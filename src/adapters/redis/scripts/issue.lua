@@ -1,9 +1,10 @@
--- issue(user, token id)...: each user's live token (seen now), or a new WAITING one.
--- Concurrent callers share one call: the pairs are taken in turn, as if the calls had
--- come one after another (a user twice in one call gets the first call's token).
--- ARGV 8, 9: user id (16 bytes), token id (16 bytes); 10, 11: the next pair; ...
--- Reply: per pair, {created (1, 0), row, status, position} or {-1} (the token id is
--- taken); then admitted.
+-- issue(user, token id, now)...: each user's live token (seen now), or a new WAITING
+-- one. Concurrent callers share one call: the items are taken in turn, each judged at
+-- its own caller's now, as if the calls had come one after another (a user twice in
+-- one call gets the first item's token); one that fails is an error for its caller.
+-- ARGV 8, 9, 10: user id (16 bytes), token id (16 bytes), now (us); 11..13: the next.
+-- Reply: per item, {created (1, 0), row, status, position, admitted} or {-1} (the
+-- token id is taken).
 local function one(uid, tid)
   local existing = redis.call('HGET', LIVE, uid)
   if existing then
@@ -18,7 +19,7 @@ local function one(uid, tid)
           see(existing, t)
           pos = position(existing)
         end
-        return {0, row(existing, t), status, pos}
+        return {0, row(existing, t), status, pos, admitted_recently()}
       end
     end
   end
@@ -34,13 +35,13 @@ local function one(uid, tid)
   redis.call('HSET', LIVE, uid, tid)
   redis.call('ZADD', LINE, num(t.seq), tid)
   redis.call('ZADD', IDLE, num(NOW + IDLE_FOR), tid)
-  return {1, row(tid, t), 'W', position(tid)}
+  return {1, row(tid, t), 'W', position(tid), admitted_recently()}
 end
 
 local out = {}
-for i = 8, #ARGV - 1, 2 do
-  out[#out + 1] = one(ARGV[i], ARGV[i + 1])
+for i = 8, #ARGV - 2, 3 do
+  NOW = tonumber(ARGV[i + 2])
+  out[#out + 1] = each(one, ARGV[i], ARGV[i + 1])
 end
 keep()
-out[#out + 1] = admitted_recently()
 return out

@@ -1,9 +1,10 @@
--- look / poll(token ids): each token's state and position, and the concert's
+-- look / poll(token id, now)...: each token's state and position, and the concert's
 -- admissions in the rate window. A poll also applies time (ends a lapsed token) and
--- records the sighting; a look writes nothing. Concurrent callers share one call, so
--- the ids are taken in turn, as if the calls had come one after another.
--- ARGV 8 '1' to poll, '0' to look; 9.. token ids.
--- Reply: per token id, {} (unknown token) or {row, status, position}; then admitted.
+-- records the sighting; a look writes nothing. Concurrent callers share one call: the
+-- items are taken in turn, each judged at its own caller's now, as if the calls had
+-- come one after another; one that fails is an error for its caller alone.
+-- ARGV 8 '1' to poll, '0' to look; 9, 10: token id, now (us); 11, 12: the next; ...
+-- Reply: per item, {} (unknown token) or {row, status, position, admitted}.
 local polling = ARGV[8] == '1'
 local changed = false
 
@@ -30,15 +31,15 @@ local function one(tid)
   if status == 'W' then
     pos = position(tid)
   end
-  return {row(tid, t), status, pos}
+  return {row(tid, t), status, pos, admitted_recently()}
 end
 
 local out = {}
-for i = 9, #ARGV do
-  out[#out + 1] = one(ARGV[i])
+for i = 9, #ARGV - 1, 2 do
+  NOW = tonumber(ARGV[i + 1])
+  out[#out + 1] = each(one, ARGV[i])
 end
 if changed then
   keep()
 end
-out[#out + 1] = admitted_recently()
 return out

@@ -204,3 +204,14 @@ local function keep()
     end
   end
 end
+
+-- One item of a shared call (see the scripts that take several): its reply, or an
+-- error reply for that item alone if it fails (the items before it stand, as they
+-- would have as separate calls).
+local function each(fn, ...)
+  local ok, reply = pcall(fn, ...)
+  if ok then
+    return reply
+  end
+  return {err = tostring(reply)}
+end
