@@ -78,6 +78,19 @@ def fresh_database() -> Iterator[str]:
         asyncio.run(_execute(ADMIN_DSN, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def migrated_database(namespace: str) -> Iterator[str]:
+    """A fresh database, migrated, for one run (dropped afterwards)."""
+    with fresh_database() as database_url:
+        subprocess.run(
+            [*CONCERT, "db", "upgrade"],
+            env=service_env(database_url, namespace),
+            check=True,
+            capture_output=True,
+        )
+        yield database_url
+
+
 async def forget_namespace(namespace: str) -> None:
     client = aioredis.Redis.from_url(REDIS_URL)
     try:
@@ -530,13 +543,7 @@ def only_endpoints(args: argparse.Namespace) -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     try:
-        with fresh_database() as database_url:
-            subprocess.run(
-                [*CONCERT, "db", "upgrade"],
-                env=service_env(database_url, namespace),
-                check=True,
-                capture_output=True,
-            )
+        with migrated_database(namespace) as database_url:
             ceilings = measure_ceilings(database_url, namespace, args.seconds, logs)
             endpoints = measure_endpoints(
                 database_url, namespace, args.seconds, logs, only=only, profile=args.profile
@@ -586,13 +593,7 @@ def main() -> None:
         "machine": machine(),
     }
     try:
-        with fresh_database() as database_url:
-            subprocess.run(
-                [*CONCERT, "db", "upgrade"],
-                env=service_env(database_url, namespace),
-                check=True,
-                capture_output=True,
-            )
+        with migrated_database(namespace) as database_url:
             ceilings = measure_ceilings(database_url, namespace, args.seconds, logs)
             endpoints = measure_endpoints(database_url, namespace, args.seconds, logs)
             scale = measure_scale(database_url, namespace, logs, args.line)
