@@ -111,6 +111,25 @@ class Result:
         }
 
 
+def combined(results: list[Result]) -> Result:
+    """Runs of one endpoint taken in turns, as one: rates and percentiles averaged,
+    counts and CPU summed."""
+    n = len(results)
+    first = results[0]
+    groups = {g for r in results for g in r.cpu_shares}
+    return Result(
+        endpoint=first.endpoint,
+        requests_per_second=sum(r.requests_per_second for r in results) / n,
+        p50_ms=sum(r.p50_ms for r in results) / n,
+        p99_ms=sum(r.p99_ms for r in results) / n,
+        requests=sum(r.requests for r in results),
+        failures=sum(r.failures for r in results),
+        client_cpu_seconds=sum(r.client_cpu_seconds for r in results),
+        seconds=sum(r.seconds for r in results),
+        cpu_shares={g: sum(r.cpu_shares.get(g, 0.0) for r in results) / n for g in groups},
+    )
+
+
 def require_wrk() -> str:
     found = shutil.which("wrk")
     if found is None:
