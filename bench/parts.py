@@ -82,9 +82,32 @@ async def main() -> None:
             "JWT signed (token issue)",
             lambda: codec.encode(TokenClaims(TokenId(uuid.uuid4()), UserId(uuid.uuid4()), 1, 1)),
         )
+        await memory_by_key(client, store)
     finally:
-        await client.delete(counter, *store.keys(ConcertId(1)), *store.keys(ConcertId(2)))
+        await client.delete(
+            counter, *store.keys(ConcertId(1)), *store.keys(ConcertId(2)), *store.keys(ConcertId(3))
+        )
         await client.aclose()
+
+
+async def memory_by_key(client: Any, store: RedisQueueStore, count: int = 100_000) -> None:
+    """Where a waiting token's bytes go: ``MEMORY USAGE`` of each of a concert's keys
+    over ``count`` waiting tokens, per token."""
+    concert, now = ConcertId(3), dt.datetime.now(dt.UTC)
+    for start in range(0, count, 1_000):
+        await asyncio.gather(
+            *(
+                store.issue(UserId(uuid.uuid4()), concert, TokenId(uuid.uuid4()), now)
+                for _ in range(min(1_000, count - start))
+            )
+        )
+    print(f"Redis memory per waiting token, by key ({count:,} tokens):")
+    total = 0
+    for key in store.keys(concert):
+        used = await client.memory_usage(key, samples=0) or 0
+        total += used
+        print(f"  {key.rsplit(':', 1)[1]:<8} {used / count:7.1f} B")
+    print(f"  {'all':<8} {total / count:7.1f} B")
 
 
 if __name__ == "__main__":
