@@ -42,6 +42,20 @@ def append_table(path: Path, report: dict[str, Any]) -> None:
             f"{_per_request(r, 'other', m['cores'])} | "
             f"{_per_request(r, ('redis', 'postgres'), m['cores'])} |"
         )
+    beside = report.get("ceilings_beside")
+    if beside:
+        lines += [
+            "",
+            "| endpoint | its ceiling, run just before and after it | ceiling req/s | ratio |",
+            "| --- | --- | --- | --- |",
+        ]
+        for name, ceiling in beside.items():
+            rate = report["endpoints"][name]["requests_per_second"]
+            lines.append(
+                f"| `{name}` | `{ceiling['ceiling']}` | "
+                f"{ceiling['requests_per_second']:,.0f} | "
+                f"{rate / ceiling['requests_per_second']:.3f} |"
+            )
     onsale = report.get("onsale")
     if onsale:
         lines += [

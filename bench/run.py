@@ -219,7 +219,20 @@ async def statuses(session: aiohttp.ClientSession, api: str, tokens: list[str]) 
 # -- phases ----------------------------------------------------------------------------
 
 
-def measure_ceilings(database_url: str, namespace: str, seconds: float, logs: Path) -> dict:
+CEILINGS = {"ping": "/ping", "redis": "/redis", "pg_write": "/pg"}
+CEILING_OF = {
+    "queue_issue": "redis",
+    "queue_status": "redis",
+    "seats": "ping",
+    "hold": "pg_write",
+    "pay": "pg_write",
+}
+"""Each endpoint's ceiling: the least work that kind of endpoint must do."""
+
+
+@contextlib.contextmanager
+def ceiling_server(database_url: str, logs: Path) -> Iterator[Server]:
+    """The ceilings' bare app, served like the service, for the whole run."""
     port = free_port()
     env = {
         **os.environ,
@@ -235,20 +248,24 @@ def measure_ceilings(database_url: str, namespace: str, seconds: float, logs: Pa
     )
     try:
         server.wait_until("/ping")
-        results = {}
-        for name, path, body in (
-            ("ping", "/ping", ""),
-            ("redis", "/redis", ""),
-            ("pg_write", "/pg", wrk.post_json("")),
-        ):
-            log(f"ceiling {name}")
-            wrk.run(name, server.base + path, wrk.script(body), seconds=2, connections=CONNECTIONS)
-            results[name] = wrk.run(
-                name, server.base + path, wrk.script(body), seconds=seconds, connections=CONNECTIONS
-            )
-        return results
+        yield server
     finally:
         server.stop()
+
+
+def run_ceiling(server: Server, name: str, seconds: float) -> wrk.Result:
+    path = CEILINGS[name]
+    script = wrk.script(wrk.post_json("") if name == "pg_write" else "")
+    return wrk.run(name, server.base + path, script, seconds=seconds, connections=CONNECTIONS)
+
+
+def measure_ceilings(server: Server, seconds: float) -> dict[str, wrk.Result]:
+    results = {}
+    for name in CEILINGS:
+        log(f"ceiling {name}")
+        run_ceiling(server, name, 2)  # warm-up
+        results[name] = run_ceiling(server, name, seconds)
+    return results
 
 
 async def _execute(database_url: str, statement: str) -> None:
@@ -291,7 +308,11 @@ def measure_endpoints(
     *,
     only: frozenset[str] = frozenset(ENDPOINTS),
     profile: Path | None = None,
+    ceiling: Server | None = None,
 ) -> dict:
+    """Each endpoint at a fixed concurrency; with ``ceiling``, its own ceiling is run
+    just before and just after it (half as long each), and ``beside`` holds their mean:
+    the reference its ratio is taken to, so that drift over the run falls on both."""
     env = service_env(
         database_url,
         namespace,
@@ -308,14 +329,21 @@ def measure_endpoints(
     server = serve(env, logs, "service")
     api = server.base + "/api/v1"
 
+    beside: dict[str, wrk.Result] = {}
+
     def measure(name: str, url: str, lua: str) -> None:
         if name not in only:
             return
+        if ceiling is not None:
+            before = run_ceiling(ceiling, CEILING_OF[name], seconds / 2)
         if profile is None:
             results[name] = wrk.run(name, url, lua, seconds=seconds, connections=CONNECTIONS)
-            return
-        with sampling(server, profile / f"{name}.txt", seconds):
-            results[name] = wrk.run(name, url, lua, seconds=seconds, connections=CONNECTIONS)
+        else:
+            with sampling(server, profile / f"{name}.txt", seconds):
+                results[name] = wrk.run(name, url, lua, seconds=seconds, connections=CONNECTIONS)
+        if ceiling is not None:
+            after = run_ceiling(ceiling, CEILING_OF[name], seconds / 2)
+            beside[name] = wrk.combined([before, after])
 
     try:
         log(f"preparing {ACTIVE_FANS:,} active fans and {WAITING_FANS:,} waiting ones")
@@ -383,7 +411,7 @@ def measure_endpoints(
         measure("queue_issue", f"{api}/queue/tokens", issue)
 
         results_meta = {"holds_available": len(hold_lines), "payments_available": len(pay_lines)}
-        return {"results": results, **results_meta}
+        return {"results": results, "beside": beside, **results_meta}
     finally:
         server.stop()
 
@@ -542,16 +570,24 @@ def only_endpoints(args: argparse.Namespace) -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     try:
-        with migrated_database(namespace) as database_url:
-            ceilings = measure_ceilings(database_url, namespace, args.seconds, logs)
+        with (
+            migrated_database(namespace) as database_url,
+            ceiling_server(database_url, logs) as ceiling_app,
+        ):
+            ceilings = measure_ceilings(ceiling_app, args.seconds)
             endpoints = measure_endpoints(
-                database_url, namespace, args.seconds, logs, only=only, profile=args.profile
+                database_url,
+                namespace,
+                args.seconds,
+                logs,
+                only=only,
+                profile=args.profile,
+                ceiling=ceiling_app,
             )
     finally:
         asyncio.run(forget_namespace(namespace))
-    ceiling_of = {"queue_issue": "redis", "queue_status": "redis", "seats": "ping"}
     for name, result in endpoints["results"].items():
-        ceiling = ceilings[ceiling_of.get(name, "pg_write")]
+        ceiling = endpoints["beside"][name]
         ratio = result.requests_per_second / ceiling.requests_per_second
         print(
             f"{name:>13}: {result.requests_per_second:8.1f} req/s, p50 {result.p50_ms:6.2f} ms,"
@@ -592,9 +628,14 @@ def main() -> None:
         "machine": machine(),
     }
     try:
-        with migrated_database(namespace) as database_url:
-            ceilings = measure_ceilings(database_url, namespace, args.seconds, logs)
-            endpoints = measure_endpoints(database_url, namespace, args.seconds, logs)
+        with (
+            migrated_database(namespace) as database_url,
+            ceiling_server(database_url, logs) as ceiling_app,
+        ):
+            ceilings = measure_ceilings(ceiling_app, args.seconds)
+            endpoints = measure_endpoints(
+                database_url, namespace, args.seconds, logs, ceiling=ceiling_app
+            )
             scale = measure_scale(database_url, namespace, logs, args.line)
     finally:
         asyncio.run(forget_namespace(namespace))
@@ -605,15 +646,17 @@ def main() -> None:
         log(f"on-sale: {args.fans:,} fans")
         onsale = asyncio.run(run_onsale(fans=args.fans))
     e = endpoints["results"]
+    beside = endpoints["beside"]
+
+    def vs_ceiling(name: str) -> float:
+        return e[name].requests_per_second / beside[name].requests_per_second
+
     ratios = {
-        "queue_status_vs_redis": e["queue_status"].requests_per_second
-        / ceilings["redis"].requests_per_second,
-        "queue_issue_vs_redis": e["queue_issue"].requests_per_second
-        / ceilings["redis"].requests_per_second,
-        "hold_vs_pg_write": e["hold"].requests_per_second
-        / ceilings["pg_write"].requests_per_second,
-        "pay_vs_pg_write": e["pay"].requests_per_second / ceilings["pg_write"].requests_per_second,
-        "seats_vs_ping": e["seats"].requests_per_second / ceilings["ping"].requests_per_second,
+        "queue_status_vs_redis": vs_ceiling("queue_status"),
+        "queue_issue_vs_redis": vs_ceiling("queue_issue"),
+        "hold_vs_pg_write": vs_ceiling("hold"),
+        "pay_vs_pg_write": vs_ceiling("pay"),
+        "seats_vs_ping": vs_ceiling("seats"),
         "position_1m_vs_1k_latency": scale["at_1m"].p50_ms / scale["at_1k"].p50_ms,
     }
     report |= {
@@ -621,7 +664,10 @@ def main() -> None:
         "redis_bytes_per_waiting_user": round(scale["bytes_per_token"], 1),
         "ceilings": {k: v.as_dict() for k, v in ceilings.items()},
         "endpoints": {k: v.as_dict() for k, v in e.items()},
-        "endpoint_data": {k: v for k, v in endpoints.items() if k != "results"},
+        "ceilings_beside": {
+            k: {"ceiling": CEILING_OF[k], **v.as_dict()} for k, v in beside.items()
+        },
+        "endpoint_data": {k: v for k, v in endpoints.items() if k not in ("results", "beside")},
         "scale": {
             "line": scale["line"],
             "poll_1k": scale["at_1k"].as_dict(),

@@ -19,6 +19,11 @@ concert's keys alive for the longest rule plus a margin.
 
 The scripts live in ``scripts/*.lua``; ``queue_common.lua`` is prepended to each, and
 each is registered once per client (``EVALSHA``, loaded on ``NOSCRIPT``).
+
+The calls a stampede makes (issue, look, poll, extend, expire) are shared: those of one
+concert that arrive in one event-loop turn go as one script call (``Coalescer``), whose
+script takes the items in turn, each judged at its own caller's ``now``, as separate
+calls would be.
 """
 
 from __future__ import annotations
