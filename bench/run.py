@@ -253,6 +253,13 @@ def ceiling_server(database_url: str, logs: Path) -> Iterator[Server]:
         server.stop()
 
 
+@contextlib.contextmanager
+def bench_stores(namespace: str, logs: Path) -> Iterator[tuple[str, Server]]:
+    """A fresh migrated database and the ceilings' app on it, for one run."""
+    with migrated_database(namespace) as database_url, ceiling_server(database_url, logs) as app:
+        yield database_url, app
+
+
 def run_ceiling(server: Server, name: str, seconds: float) -> wrk.Result:
     path = CEILINGS[name]
     script = wrk.script(wrk.post_json("") if name == "pg_write" else "")
@@ -570,10 +577,7 @@ def only_endpoints(args: argparse.Namespace) -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     try:
-        with (
-            migrated_database(namespace) as database_url,
-            ceiling_server(database_url, logs) as ceiling_app,
-        ):
+        with bench_stores(namespace, logs) as (database_url, ceiling_app):
             ceilings = measure_ceilings(ceiling_app, args.seconds)
             endpoints = measure_endpoints(
                 database_url,
@@ -628,10 +632,7 @@ def main() -> None:
         "machine": machine(),
     }
     try:
-        with (
-            migrated_database(namespace) as database_url,
-            ceiling_server(database_url, logs) as ceiling_app,
-        ):
+        with bench_stores(namespace, logs) as (database_url, ceiling_app):
             ceilings = measure_ceilings(ceiling_app, args.seconds)
             endpoints = measure_endpoints(
                 database_url, namespace, args.seconds, logs, ceiling=ceiling_app
