@@ -150,11 +150,9 @@ def _each(replies: Sequence[Any]) -> list[Any]:
     return items
 
 
-def _place(
-    concert_id: ConcertId, reply: Sequence[Any], admitted: int, window: dt.timedelta
-) -> QueuePlace:
-    """A place from ``[row, status, position]`` and the admissions in the window."""
-    row, status, position = reply
+def _place(concert_id: ConcertId, reply: Sequence[Any], window: dt.timedelta) -> QueuePlace:
+    """A place from ``[row, status, position, admitted]``."""
+    row, status, position, admitted = reply
     return QueuePlace(
         _token(concert_id, row),
         _STATUS[status],
@@ -335,7 +333,7 @@ class RedisQueueStore:
         created = reply[0]
         if created < 0:
             raise ValueError(f"token id {token_id} is taken")
-        place = _place(concert_id, reply[1:4], reply[4], self._policy.admission_rate_window)
+        place = _place(concert_id, reply[1:], self._policy.admission_rate_window)
         return IssueOutcome(place, created=created == 1)
 
     async def _issue_many(
@@ -361,7 +359,7 @@ class RedisQueueStore:
         reply = await self._places.submit((concert_id, poll), (token_id.bytes, now))
         if not reply:
             return None
-        return _place(concert_id, reply[:3], reply[3], self._policy.admission_rate_window)
+        return _place(concert_id, reply, self._policy.admission_rate_window)
 
     async def _place_many(
         self, key: tuple[ConcertId, bool], items: list[tuple[bytes, dt.datetime]]

@@ -226,7 +226,8 @@ _SEAT_KEY = and_(
     t.seats.c.seat_no == bindparam("seat_no"),
 )
 _SEAT = select(t.seats).where(_SEAT_KEY)
-"""The seat row (SQLite: the transaction's first write will lock the database)."""
+"""The seat row (SQLite: every transaction begins IMMEDIATE, holding the one write
+lock, so no row lock is needed)."""
 _LOCK_SEAT_FOR_HOLD = (
     select(
         t.seats,
@@ -377,8 +378,8 @@ class SqlSeatRepository(_Repository):
             raise SeatUnavailableError(f"seat {key.seat_no} on {key.date} is taken")
 
     async def _take(self, request: HoldRequest, previous: UUID | None, price: Money) -> None:
-        """As ``_take_postgres``, a statement at a time (SQLite's write lock, taken by the
-        first write of the transaction, serialises holds)."""
+        """As ``_take_postgres``, a statement at a time (SQLite: the write lock, held from
+        ``BEGIN IMMEDIATE``, serialises holds)."""
         c, key, now = self._c, request.seat, request.now
         r = t.reservations.c
         live = (
