@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 
 from concert_core.domain import (
     ConcertId,
@@ -22,6 +24,22 @@ most): a waiting fan polls with the same string every few seconds, and checking 
 HS256 signature and parsing its JSON was a tenth of a status poll's CPU."""
 
 
+class _CheckedKeyHS256(HMACAlgorithm):
+    """HS256 with its one key checked once. PyJWT checks an HMAC key again on every
+    call (not PEM, not SSH, not DER, not a JWK: four parsers), which was a twentieth
+    of a token issue's CPU; the key never changes, so neither does the answer."""
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._key = key
+        self._prepared = super().prepare_key(key)
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        if key == self._key:
+            return self._prepared
+        return super().prepare_key(key)
+
+
 class JwtTokenCodec:
     """Signs claims as an HS256 JWT: ``sub`` (user), ``concert_id``, ``seq``, ``jti``.
 
@@ -35,6 +53,8 @@ class JwtTokenCodec:
             raise ValueError(f"the token secret needs at least {MIN_SECRET_BYTES} bytes")
         self._key = key
         self._verified: dict[str, TokenClaims] = {}
+        self._signer = jwt.PyJWS(algorithms=[])
+        self._signer.register_algorithm(_ALGORITHM, _CheckedKeyHS256(key))
 
     def encode(self, claims: TokenClaims) -> str:
         payload = {
@@ -43,7 +63,9 @@ class JwtTokenCodec:
             "seq": claims.sequence,
             "jti": str(claims.token_id),
         }
-        return jwt.encode(payload, self._key, algorithm=_ALGORITHM)
+        # The claims as PyJWT would serialise them, signed by PyJWS with the checked key.
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return self._signer.encode(body, self._key, algorithm=_ALGORITHM)
 
     def decode(self, token: str) -> TokenClaims:
         if not isinstance(token, str) or not token or len(token) > 4096:
