@@ -297,42 +297,33 @@ class Crowd:
                 return await self._pay(user, token, held)
 
     async def _pay(self, user: str, token: str, held: dict[str, Any]) -> str:
-        c = self.client
-        charge_key = str(uuid.uuid4())
-        while True:
-            status, reply, _ = await c.call(
-                "charge",
-                "POST",
-                f"{API}/users/{user}/balance/charge",
-                body={"amount": held["price"]},
-                key=charge_key,
-            )
-            if status == 200:
-                break
-            if status == 409 and _code(reply) == "IDEMPOTENCY_IN_PROGRESS":
-                await asyncio.sleep(0.1)
-                continue
-            c.note("charge", status, reply)
+        charge = f"{API}/users/{user}/balance/charge"
+        status, reply = await self._keyed("charge", charge, {"amount": held["price"]})
+        if status != 200:
+            self.client.note("charge", status, reply)
             await self._give_back(token, held)
             return "charge_failed"
-        pay_key = str(uuid.uuid4())
+        body = {"reservation_ids": [held["reservation_id"]]}
+        status, reply = await self._keyed("pay", f"{API}/payments", body, token=token)
+        if status not in (200, 201):
+            self.client.note("pay", status, reply)
+            await self._give_back(token, held)
+            return "pay_failed"
+        return "bought"
+
+    async def _keyed(
+        self, endpoint: str, path: str, body: Any, *, token: str | None = None
+    ) -> tuple[int, Any]:
+        """POST with one Idempotency-Key, asked again while its first run is in progress."""
+        key = str(uuid.uuid4())
         while True:
-            status, reply, _ = await c.call(
-                "pay",
-                "POST",
-                f"{API}/payments",
-                token=token,
-                body={"reservation_ids": [held["reservation_id"]]},
-                key=pay_key,
+            status, reply, _ = await self.client.call(
+                endpoint, "POST", path, token=token, body=body, key=key
             )
-            if status in (200, 201):
-                return "bought"
             if status == 409 and _code(reply) == "IDEMPOTENCY_IN_PROGRESS":
                 await asyncio.sleep(0.1)
                 continue
-            c.note("pay", status, reply)
-            await self._give_back(token, held)
-            return "pay_failed"
+            return status, reply
 
     async def _give_back(self, token: str, held: dict[str, Any]) -> None:
         """A payment that failed: release the hold (so the seat can still sell) and leave."""

@@ -339,9 +339,7 @@ class RedisQueueStore:
     async def _issue_many(
         self, concert_id: ConcertId, items: list[tuple[bytes, bytes, dt.datetime]]
     ) -> list[Any]:
-        args = [a for user, token, now in items for a in (user, token, microseconds(now))]
-        latest = max(now for _, _, now in items)
-        return _each(await self._run("issue", concert_id, latest, *args))
+        return await self._run_items("issue", concert_id, items)
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -365,9 +363,7 @@ class RedisQueueStore:
         self, key: tuple[ConcertId, bool], items: list[tuple[bytes, dt.datetime]]
     ) -> list[Any]:
         concert_id, poll = key
-        args = [a for token, now in items for a in (token, microseconds(now))]
-        latest = max(now for _, now in items)
-        return _each(await self._run("place", concert_id, latest, int(poll), *args))
+        return await self._run_items("place", concert_id, items, int(poll))
 
     async def expire(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -378,9 +374,7 @@ class RedisQueueStore:
     async def _expire_many(
         self, concert_id: ConcertId, items: list[tuple[bytes, dt.datetime]]
     ) -> list[Any]:
-        args = [a for token, now in items for a in (token, microseconds(now))]
-        latest = max(now for _, now in items)
-        return _each(await self._run("expire", concert_id, latest, *args))
+        return await self._run_items("expire", concert_id, items)
 
     async def extend_active(
         self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
@@ -392,14 +386,25 @@ class RedisQueueStore:
     ) -> list[Any]:
         # The keys must outlive the tokens, however far the holds push them.
         key_ttl = max(self._key_ttl, *(until - now + KEY_TTL_MARGIN for _, until, now in items))
+        return await self._run_items("extend_active", concert_id, items, key_ttl=key_ttl)
+
+    async def _run_items(
+        self,
+        name: str,
+        concert_id: ConcertId,
+        items: Sequence[tuple[Any, ...]],
+        *head: int,
+        key_ttl: dt.timedelta | None = None,
+    ) -> list[Any]:
+        """One shared script call: ``head``, then each item's fields in order (instants
+        as microseconds; every item ends with its caller's now). One reply per item."""
         args = [
-            a
-            for token, until, now in items
-            for a in (token, microseconds(until), microseconds(now))
+            microseconds(field) if isinstance(field, dt.datetime) else field
+            for item in items
+            for field in item
         ]
-        latest = max(now for _, _, now in items)
-        reply = await self._run("extend_active", concert_id, latest, *args, key_ttl=key_ttl)
-        return _each(reply)
+        latest = max(item[-1] for item in items)
+        return _each(await self._run(name, concert_id, latest, *head, *args, key_ttl=key_ttl))
 
     async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
         while True:

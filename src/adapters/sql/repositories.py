@@ -310,13 +310,9 @@ class SqlSeatRepository(_Repository):
         c, key, now = self._c, request.seat, request.now
         postgres = is_postgres(c)
         locking = _LOCK_SEAT_FOR_HOLD if postgres else _SEAT
-        params = {
-            "concert_id": key.concert_id,
-            "date": key.date,
-            "seat_no": key.seat_no,
-            "user_key": _uuid_lock_key(request.user_id),
-            "concert_key": key.concert_id,
-        }
+        params = {"concert_id": key.concert_id, "date": key.date, "seat_no": key.seat_no}
+        if postgres:
+            params |= {"user_key": _uuid_lock_key(request.user_id), "concert_key": key.concert_id}
         row = (await c.execute(locking, params)).first()
         if row is None:
             raise NotFoundError(f"concert {key.concert_id} has no seat {key.seat_no} on {key.date}")
@@ -662,21 +658,12 @@ class SqlWalletRepository(_Repository):
     ) -> Wallet:
         if amount < 0:
             raise ValidationError("a debit cannot be negative")
-        if amount > 0 and is_postgres(self._c):
-            return await self._debit_postgres(user_id, amount, entry_id, payment_id, now)
-        async with self._atomically():
-            return await self._debit(user_id, amount, entry_id, payment_id, now)
-
-    async def _debit_postgres(
-        self,
-        user_id: UserId,
-        amount: Money,
-        entry_id: UUID,
-        payment_id: PaymentId,
-        now: dt.datetime,
-    ) -> Wallet:
-        """One statement, no savepoint: it writes nothing unless it debits. (A wallet
-        that does not exist cannot cover a positive amount, so none is opened.)"""
+        if amount == 0 or not is_postgres(self._c):
+            async with self._atomically():
+                return await self._debit(user_id, amount, entry_id, payment_id, now)
+        # PostgreSQL, a positive amount: one statement, no savepoint; it writes nothing
+        # unless it debits (a wallet that does not exist cannot cover a positive amount,
+        # so none is opened).
         params = {
             "user_id": user_id,
             "amount": amount,
