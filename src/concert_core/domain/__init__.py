@@ -15,6 +15,7 @@ from concert_core.domain.errors import (
     TokenNotActiveError,
     ValidationError,
 )
+from concert_core.domain.idempotency import ClaimVerdict, HeldKey, judge_claim
 from concert_core.domain.payment import Payment
 from concert_core.domain.queue import (
     IssueOutcome,
@@ -27,7 +28,6 @@ from concert_core.domain.queue import (
 from concert_core.domain.reservation import Reservation, ReservationStatus
 from concert_core.domain.seating import (
     Concert,
-    ConcertDate,
     DateAvailability,
     Seat,
     SeatKey,
@@ -45,12 +45,13 @@ from concert_core.domain.values import (
 from concert_core.domain.wallet import EntryKind, LedgerEntry, Wallet
 
 __all__ = [
+    "ClaimVerdict",
     "Concert",
-    "ConcertDate",
     "ConcertId",
     "DateAvailability",
     "DomainError",
     "EntryKind",
+    "HeldKey",
     "HoldExpiredError",
     "HoldLimitReachedError",
     "IdempotencyInProgressError",
@@ -83,4 +84,5 @@ __all__ = [
     "UserId",
     "ValidationError",
     "Wallet",
+    "judge_claim",
 ]

@@ -1,4 +1,5 @@
-"""Domain errors: one class per rule of SPEC's error table that the core enforces.
+"""Domain errors: one class per rule of the error table (docs/contract.md §4) that the
+core enforces.
 
 Every error carries a stable machine-readable ``code``; entrypoints map codes to
 transport details (HTTP status, exit code) in one table of their own.
@@ -10,11 +11,17 @@ from typing import ClassVar
 
 
 class DomainError(Exception):
-    """A rule of the domain would break; nothing was changed."""
+    """A rule of the domain would break; nothing was changed.
+
+    ``default_detail`` is the sentence an error of that class says when the raiser has
+    nothing to add, so every store words one refusal the same way.
+    """
 
     code: ClassVar[str] = "DOMAIN_ERROR"
+    default_detail: ClassVar[str] = "the request breaks a rule of the service"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str | None = None) -> None:
+        detail = self.default_detail if detail is None else detail
         super().__init__(detail)
         self.detail = detail
 
@@ -70,12 +77,14 @@ class IdempotencyInProgressError(DomainError):
     """A request with the same idempotency key is still running."""
 
     code = "IDEMPOTENCY_IN_PROGRESS"
+    default_detail = "a request with this Idempotency-Key is still running"
 
 
 class IdempotencyKeyReusedError(DomainError):
     """The idempotency key was first used with a different request."""
 
     code = "IDEMPOTENCY_KEY_REUSED"
+    default_detail = "this Idempotency-Key was first used with a different request"
 
 
 class InsufficientBalanceError(DomainError):

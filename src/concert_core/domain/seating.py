@@ -26,12 +26,6 @@ class Concert:
 
 
 @frozen
-class ConcertDate:
-    concert_id: ConcertId
-    date: dt.date
-
-
-@frozen
 class DateAvailability:
     date: dt.date
     available_seats: int
