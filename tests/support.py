@@ -129,7 +129,12 @@ def build_memory_service(
     idempotency = idempotency or MemoryIdempotencyStore(policy)
     codec = JwtTokenCodec(TEST_SECRET)
     service = ConcertService.build(
-        uow=gate, queue=queue, idempotency=idempotency, codec=codec, clock=clock, policy=policy
+        uow_factory=gate,
+        queue=queue,
+        idempotency=idempotency,
+        codec=codec,
+        clock=clock,
+        policy=policy,
     )
     return MemoryKit(service, db, factory, gate, queue, idempotency, codec)
 
@@ -137,7 +142,7 @@ def build_memory_service(
 def another_instance(kit: MemoryKit, clock: Clock) -> ConcertService:
     """A second service sharing the kit's storage, bypassing its gate: another process."""
     return ConcertService.build(
-        uow=kit.uow,
+        uow_factory=kit.uow,
         queue=kit.queue,
         idempotency=kit.idempotency,
         codec=kit.codec,

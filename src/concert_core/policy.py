@@ -1,4 +1,4 @@
-"""The tunable rules of the service, with SPEC's defaults."""
+"""The tunable rules of the service, with their defaults (docs/contract.md §5)."""
 
 from __future__ import annotations
 

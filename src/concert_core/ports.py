@@ -43,7 +43,6 @@ from concert_core.domain import (
 )
 
 JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
-JsonObject = dict[str, JsonValue]
 
 
 class Clock(Protocol):

@@ -14,18 +14,24 @@ from concert_core.ports import (
 )
 from concert_core.use_cases import (
     AdmitWaiting,
+    Balance,
+    ChargeCommand,
     ChargeWallet,
     ExpireLapsed,
     GetBalance,
     GetReservation,
     HoldSeat,
+    Idempotent,
     IssueToken,
+    KnownConcerts,
     LeaveQueue,
     ListConcerts,
     ListDates,
     ListSeats,
     Pay,
+    PayCommand,
     PaymentHistory,
+    PaymentReceipt,
     QueueOverview,
     QueueStatus,
     ReleaseHold,
@@ -50,16 +56,16 @@ class ConcertService:
     hold_seat: HoldSeat
     get_reservation: GetReservation
     release_hold: ReleaseHold
-    charge_wallet: ChargeWallet
+    charge_wallet: Idempotent[ChargeCommand, Balance]
     get_balance: GetBalance
-    pay: Pay
+    pay: Idempotent[PayCommand, PaymentReceipt]
     payment_history: PaymentHistory
 
     @classmethod
     def build(
         cls,
         *,
-        uow: UnitOfWorkFactory,
+        uow_factory: UnitOfWorkFactory,
         queue: QueueStore,
         idempotency: IdempotencyStore,
         codec: TokenCodec,
@@ -69,21 +75,21 @@ class ConcertService:
         gate = TokenGate(codec, queue)
         return cls(
             policy=policy,
-            schedule_concert=ScheduleConcert(uow),
-            issue_token=IssueToken(uow, queue, codec, clock, policy),
+            schedule_concert=ScheduleConcert(uow_factory),
+            issue_token=IssueToken(KnownConcerts(uow_factory), queue, codec, clock, policy),
             queue_status=QueueStatus(gate, clock, policy),
-            queue_overview=QueueOverview(queue, uow, clock),
-            leave_queue=LeaveQueue(gate, queue, uow, clock),
-            admit_waiting=AdmitWaiting(queue, uow, clock),
-            expire_lapsed=ExpireLapsed(queue, uow, clock),
-            list_concerts=ListConcerts(uow),
-            list_dates=ListDates(gate, uow, clock),
-            list_seats=ListSeats(gate, uow, clock),
-            hold_seat=HoldSeat(gate, queue, uow, clock, policy),
-            get_reservation=GetReservation(gate, uow, clock),
-            release_hold=ReleaseHold(gate, uow, clock),
-            charge_wallet=ChargeWallet(uow, idempotency, clock),
-            get_balance=GetBalance(uow),
-            pay=Pay(gate, queue, uow, idempotency, clock),
-            payment_history=PaymentHistory(uow),
+            queue_overview=QueueOverview(queue, uow_factory, clock),
+            leave_queue=LeaveQueue(gate, queue, uow_factory, clock),
+            admit_waiting=AdmitWaiting(queue, uow_factory, clock),
+            expire_lapsed=ExpireLapsed(queue, uow_factory, clock),
+            list_concerts=ListConcerts(uow_factory),
+            list_dates=ListDates(gate, uow_factory, clock),
+            list_seats=ListSeats(gate, uow_factory, clock),
+            hold_seat=HoldSeat(gate, queue, uow_factory, clock, policy),
+            get_reservation=GetReservation(gate, uow_factory, clock),
+            release_hold=ReleaseHold(gate, uow_factory, clock),
+            charge_wallet=Idempotent(ChargeWallet(uow_factory), idempotency, clock),
+            get_balance=GetBalance(uow_factory),
+            pay=Idempotent(Pay(gate, queue, uow_factory), idempotency, clock),
+            payment_history=PaymentHistory(uow_factory),
         )

@@ -129,7 +129,7 @@ def _memory_storage(settings: Settings) -> Storage:
 
 def build_service(storage: Storage, clock: Clock, settings: Settings) -> ConcertService:
     return ConcertService.build(
-        uow=storage.uow,
+        uow_factory=storage.uow,
         queue=storage.queue,
         idempotency=storage.idempotency,
         codec=JwtTokenCodec(storage.token_secret),

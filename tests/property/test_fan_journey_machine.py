@@ -280,7 +280,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
         try:
             units, self.queue, idempotency = self.open_storage(jitter)
             self.service = ConcertService.build(
-                uow=units,
+                uow_factory=units,
                 queue=Yielding(self.queue, jitter),
                 idempotency=Yielding(idempotency, jitter),
                 codec=self.codec,

@@ -64,7 +64,7 @@ def policy() -> Policy:
 @pytest.fixture
 def service(policy: Policy, clock: ManualClock, store: DiesBeforeStoringResults) -> ConcertService:
     return ConcertService.build(
-        uow=MemoryUnitOfWorkFactory(MemoryDatabase()),
+        uow_factory=MemoryUnitOfWorkFactory(MemoryDatabase()),
         queue=MemoryQueueStore(policy),
         idempotency=store,
         codec=JwtTokenCodec("crash-secret-" + "c" * 32),
@@ -157,7 +157,7 @@ async def test_a_keyed_payment_cut_by_an_outage_is_retried_at_once_and_paid_once
 ) -> None:
     units = LosesCommitReplies(MemoryUnitOfWorkFactory(MemoryDatabase()))
     service = ConcertService.build(
-        uow=units,
+        uow_factory=units,
         queue=MemoryQueueStore(policy),
         idempotency=MemoryIdempotencyStore(policy),
         codec=JwtTokenCodec("crash-secret-" + "c" * 32),

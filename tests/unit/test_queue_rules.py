@@ -575,7 +575,7 @@ async def test_a_stampede_of_token_requests_reads_the_catalogue_once_per_concert
             return super().__call__()
 
     service = ConcertService.build(
-        uow=Counting(kit.db),
+        uow_factory=Counting(kit.db),
         queue=kit.queue,
         idempotency=kit.idempotency,
         codec=kit.codec,

@@ -46,7 +46,7 @@ def racing() -> ConcertService:
     factory = MemoryUnitOfWorkFactory(db)
     uow: Callable[[], Any] = lambda: YieldingUnitOfWork(factory)  # noqa: E731
     return ConcertService.build(
-        uow=uow,
+        uow_factory=uow,
         queue=Yielding(MemoryQueueStore(policy)),
         idempotency=Yielding(MemoryIdempotencyStore(policy)),
         codec=JwtTokenCodec("race-secret-" + "r" * 32),
@@ -151,7 +151,7 @@ async def test_concurrent_admission_passes_never_exceed_the_capacity() -> None:
     policy = Policy(active_capacity=5)
     queue = Yielding(MemoryQueueStore(policy))
     service = ConcertService.build(
-        uow=MemoryUnitOfWorkFactory(MemoryDatabase()),
+        uow_factory=MemoryUnitOfWorkFactory(MemoryDatabase()),
         queue=queue,
         idempotency=MemoryIdempotencyStore(policy),
         codec=JwtTokenCodec("race-secret-" + "r" * 32),

@@ -31,7 +31,7 @@ def in_memory_service(
     policy = policy or Policy()
     db = MemoryDatabase()
     return ConcertService.build(
-        uow=MemoryUnitOfWorkFactory(db),
+        uow_factory=MemoryUnitOfWorkFactory(db),
         queue=MemoryQueueStore(policy),
         idempotency=MemoryIdempotencyStore(policy),
         codec=JwtTokenCodec(secret or secrets.token_urlsafe(32)),

@@ -1,6 +1,8 @@
 """The use cases: one class each, ports in ``__init__``, ``async __call__``."""
 
 from concert_core.use_cases._gate import TokenGate
+from concert_core.use_cases._idempotency import Idempotent
+from concert_core.use_cases._known_concerts import KnownConcerts
 from concert_core.use_cases._views import QueueView, ReservationView
 from concert_core.use_cases.admit_waiting import Admission, AdmitWaiting
 from concert_core.use_cases.charge_wallet import Balance, ChargeCommand, ChargeWallet
@@ -37,9 +39,11 @@ __all__ = [
     "HoldResult",
     "HoldSeat",
     "HoldSeatCommand",
+    "Idempotent",
     "IssueToken",
     "IssueTokenCommand",
     "IssuedToken",
+    "KnownConcerts",
     "LeaveQueue",
     "ListConcerts",
     "ListDates",

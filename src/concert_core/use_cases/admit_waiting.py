@@ -24,14 +24,14 @@ class AdmitWaiting:
       in many processes: each pass is one atomic queue-store operation.
     """
 
-    def __init__(self, queue: QueueStore, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, queue: QueueStore, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._queue = queue
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
 
     async def __call__(self, concert_id: ConcertId | int | None = None) -> list[Admission]:
         report = []
-        for cid in await concerts_named(self._uow, concert_id):
+        for cid in await concerts_named(self._uow_factory, concert_id):
             admitted = await self._queue.admit(cid, await self._clock.now())
             report.append(Admission(cid, len(admitted)))
         return report

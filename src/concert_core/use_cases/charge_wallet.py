@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Mapping
 
 from attrs import field, frozen
 
 from concert_core.domain import Money, UserId, ValidationError, values
-from concert_core.ports import Clock, IdempotencyStore, JsonValue, UnitOfWorkFactory
-from concert_core.use_cases._idempotency import KeyedRequest, key_text, run_once
+from concert_core.ports import JsonValue, UnitOfWorkFactory
+from concert_core.use_cases._idempotency import KeyedRequest, key_text
 
 
 @frozen
@@ -33,41 +35,34 @@ class Balance:
 
 
 class ChargeWallet:
-    """Top up a wallet.
+    """Top up a wallet (run through ``Idempotent``).
 
     Rules:
     - the amount is an integer from 1 to 10,000,000 won (VALIDATION_ERROR);
     - the balance never exceeds 10^12 won (VALIDATION_ERROR, nothing changed);
-    - every charge is a ledger entry; balance = sum of the ledger;
-    - with an idempotency key, a retry returns the first result and changes nothing;
-      a retry while the first runs is IDEMPOTENCY_IN_PROGRESS; the same key with
-      another amount is IDEMPOTENCY_KEY_REUSED.
+    - every charge is a ledger entry; balance = sum of the ledger; the entry's id is the
+      request's, so a replayed charge is applied once.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, idempotency: IdempotencyStore, clock: Clock) -> None:
-        self._uow = uow
-        self._idempotency = idempotency
-        self._clock = clock
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
 
-    async def __call__(self, command: ChargeCommand) -> Balance:
-        now = await self._clock.now()
-        request = KeyedRequest.of(
+    def request(self, command: ChargeCommand) -> KeyedRequest:
+        return KeyedRequest.of(
             command.user_id, "charge", command.idempotency_key, {"amount": command.amount}
         )
 
-        async def charge() -> Balance:
-            async with self._uow() as uow:
-                wallet = await uow.wallets.charge(
-                    command.user_id, command.amount, request.derived_id(), now
-                )
-                await uow.commit()
-            return Balance(wallet.user_id, wallet.balance)
+    async def run(self, command: ChargeCommand, request_id: uuid.UUID, now: dt.datetime) -> Balance:
+        async with self._uow_factory() as uow:
+            wallet = await uow.wallets.charge(command.user_id, command.amount, request_id, now)
+            await uow.commit()
+        return Balance(wallet.user_id, wallet.balance)
 
-        return await run_once(
-            self._idempotency,
-            request,
-            now,
-            charge,
-            Balance.to_record,
-            Balance.from_record,
-        )
+    async def earlier(self, command: ChargeCommand, request_id: uuid.UUID) -> Balance | None:
+        return None  # a replayed entry id is applied once by the wallet itself
+
+    async def after(self, command: ChargeCommand, result: Balance, now: dt.datetime) -> None:
+        return None
+
+    dump = staticmethod(Balance.to_record)
+    load = staticmethod(Balance.from_record)

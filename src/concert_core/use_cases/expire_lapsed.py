@@ -30,14 +30,14 @@ class ExpireLapsed:
     - every lapsed hold is marked RELEASED and its seat freed.
     """
 
-    def __init__(self, queue: QueueStore, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, queue: QueueStore, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._queue = queue
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
 
     async def __call__(self) -> ExpiryReport:
         now = await self._clock.now()
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             concerts = await uow.catalogue.list_concerts()
         tokens = holds = 0
         for concert in concerts:
@@ -50,7 +50,7 @@ class ExpireLapsed:
                 if len(ended) < _BATCH:
                     break
         while True:
-            async with self._uow() as uow:
+            async with self._uow_factory() as uow:
                 released = await uow.reservations.release_lapsed(now, _BATCH)
                 await uow.commit()
             holds += released
@@ -61,7 +61,7 @@ class ExpireLapsed:
         if not tokens:
             return 0
         released = 0
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             for token in tokens:
                 released += await uow.reservations.release_holds_of_token(token.token_id, now)
             await uow.commit()

@@ -57,13 +57,13 @@ class HoldSeat:
         self,
         gate: TokenGate,
         queue: QueueStore,
-        uow: UnitOfWorkFactory,
+        uow_factory: UnitOfWorkFactory,
         clock: Clock,
         policy: Policy,
     ) -> None:
         self._gate = gate
         self._queue = queue
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
         self._policy = policy
 
@@ -79,7 +79,7 @@ class HoldSeat:
             until=now + self._policy.hold_ttl,
             max_holds=self._policy.max_holds_per_user,
         )
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             outcome = await uow.seats.hold(request)
             await uow.commit()
         reservation = outcome.reservation
@@ -105,7 +105,7 @@ class HoldSeat:
         """Release a hold whose token could not be kept alive to cover it: a hold never
         outlives its turn. Best effort: failing that, the hold lapses at its time."""
         try:
-            async with self._uow() as uow:
+            async with self._uow_factory() as uow:
                 await uow.reservations.release(reservation.reservation_id, reservation.user_id, now)
                 await uow.commit()
         except Exception:

@@ -4,9 +4,10 @@ import uuid
 
 from attrs import field, frozen
 
-from concert_core.domain import ConcertId, NotFoundError, TokenId, UserId, values
+from concert_core.domain import ConcertId, TokenId, UserId, values
 from concert_core.policy import Policy
-from concert_core.ports import Clock, QueueStore, TokenCodec, UnitOfWorkFactory
+from concert_core.ports import Clock, QueueStore, TokenCodec
+from concert_core.use_cases._known_concerts import KnownConcerts
 from concert_core.use_cases._views import QueueView, queue_view
 
 
@@ -36,27 +37,20 @@ class IssueToken:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        concerts: KnownConcerts,
         queue: QueueStore,
         codec: TokenCodec,
         clock: Clock,
         policy: Policy,
     ) -> None:
-        self._uow = uow
+        self._concerts = concerts
         self._queue = queue
         self._codec = codec
         self._clock = clock
         self._policy = policy
-        self._known_concerts: set[ConcertId] = set()
-        """Concerts found to exist. Concerts are never removed, so a stampede of token
-        requests needs one catalogue read per concert, not one per request."""
 
     async def __call__(self, command: IssueTokenCommand) -> IssuedToken:
-        if command.concert_id not in self._known_concerts:
-            async with self._uow() as uow:
-                if await uow.catalogue.get_concert(command.concert_id) is None:
-                    raise NotFoundError(f"concert {command.concert_id} does not exist")
-            self._known_concerts.add(command.concert_id)
+        await self._concerts.require(command.concert_id)
         now = await self._clock.now()
         outcome = await self._queue.issue(
             command.user_id, command.concert_id, TokenId(uuid.uuid4()), now

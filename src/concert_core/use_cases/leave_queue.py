@@ -15,11 +15,11 @@ class LeaveQueue:
     """
 
     def __init__(
-        self, gate: TokenGate, queue: QueueStore, uow: UnitOfWorkFactory, clock: Clock
+        self, gate: TokenGate, queue: QueueStore, uow_factory: UnitOfWorkFactory, clock: Clock
     ) -> None:
         self._gate = gate
         self._queue = queue
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
 
     async def __call__(self, token: str) -> None:
@@ -30,6 +30,6 @@ class LeaveQueue:
             raise TokenNotActiveError(
                 "the token has already expired", token_status=TokenStatus.EXPIRED, position=None
             )
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             await uow.reservations.release_holds_of_token(ended.token_id, now)
             await uow.commit()

@@ -7,9 +7,9 @@ from concert_core.ports import UnitOfWorkFactory
 class ListConcerts:
     """Every concert, by id. Needs no token: the catalogue is public."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
 
     async def __call__(self) -> list[Concert]:
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             return await uow.catalogue.list_concerts()

@@ -21,13 +21,13 @@ class ListDates:
     - a seat whose hold has lapsed counts as available.
     """
 
-    def __init__(self, gate: TokenGate, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, gate: TokenGate, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._gate = gate
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
 
     async def __call__(self, query: ListDatesQuery) -> list[DateAvailability]:
         now = await self._clock.now()
         await self._gate.require_active(query.token, query.concert_id, now)
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             return await uow.seats.available_dates(query.concert_id, now)

@@ -45,15 +45,15 @@ class ListSeats:
     - a lapsed hold shows as AVAILABLE; who holds or bought a seat is not shown.
     """
 
-    def __init__(self, gate: TokenGate, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, gate: TokenGate, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._gate = gate
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
 
     async def __call__(self, query: ListSeatsQuery) -> SeatMap:
         now = await self._clock.now()
         await self._gate.require_active(query.token, query.concert_id, now)
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             seats = await uow.seats.list_seats(query.concert_id, query.date)
         if not seats:
             raise NotFoundError(f"concert {query.concert_id} has no performance on {query.date}")

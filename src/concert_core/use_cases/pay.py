@@ -7,19 +7,17 @@ from collections.abc import Mapping
 from attrs import field, frozen
 
 from concert_core.domain import (
-    DomainError,
     Money,
     NotFoundError,
     Payment,
     PaymentId,
     ReservationId,
-    TokenClaims,
     TokenNotActiveError,
     ValidationError,
 )
-from concert_core.ports import Clock, IdempotencyStore, JsonValue, QueueStore, UnitOfWorkFactory
+from concert_core.ports import JsonValue, QueueStore, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
-from concert_core.use_cases._idempotency import KeyedRequest, key_text, run_once
+from concert_core.use_cases._idempotency import KeyedRequest, key_text
 
 MAX_RESERVATIONS_PER_PAYMENT = 50
 
@@ -83,11 +81,9 @@ class PaymentReceipt:
 
 
 class Pay:
-    """Pay for one or more held seats from the wallet.
+    """Pay for one or more held seats from the wallet (run through ``Idempotent``).
 
     Rules:
-    - with an idempotency key, a retry gets the first receipt back before anything
-      else is checked (the token is EXPIRED after paying);
     - needs an ACTIVE token; every reservation must be of the token's concert
       (TOKEN_NOT_ACTIVE), exist (NOT_FOUND), be the caller's (NOT_OWNER) and be a live
       hold (HOLD_EXPIRED);
@@ -95,94 +91,27 @@ class Pay:
     - all or nothing: the debit, its ledger entry, the payment record, the
       reservations CONFIRMED and the seats SOLD commit together or not at all;
     - afterwards the token is EXPIRED and the other holds made under it are released
-      (after the result is kept: a failure there never loses the receipt).
+      (after the receipt is kept: a failure there never loses the receipt).
     """
 
-    def __init__(
-        self,
-        gate: TokenGate,
-        queue: QueueStore,
-        uow: UnitOfWorkFactory,
-        idempotency: IdempotencyStore,
-        clock: Clock,
-    ) -> None:
+    def __init__(self, gate: TokenGate, queue: QueueStore, uow_factory: UnitOfWorkFactory) -> None:
         self._gate = gate
         self._queue = queue
-        self._uow = uow
-        self._idempotency = idempotency
-        self._clock = clock
+        self._uow_factory = uow_factory
 
-    async def __call__(self, command: PayCommand) -> PaymentReceipt:
-        claims = self._gate.claims(command.token)
-        now = await self._clock.now()
+    def request(self, command: PayCommand) -> KeyedRequest:
+        user = self._gate.claims(command.token).user_id
         ids: list[JsonValue] = [str(r) for r in sorted(command.reservation_ids)]
-        request = KeyedRequest.of(
-            claims.user_id, "pay", command.idempotency_key, {"reservation_ids": ids}
-        )
+        return KeyedRequest.of(user, "pay", command.idempotency_key, {"reservation_ids": ids})
 
-        paid_now = False
-
-        async def pay() -> PaymentReceipt:
-            nonlocal paid_now
-            payment_id = PaymentId(request.derived_id())
-            keyed = request.key is not None
-            if keyed and (earlier := await self._earlier(payment_id, claims)):
-                return earlier
-            try:
-                receipt = await self._pay(command, claims, payment_id, now)
-            except DomainError:
-                # A first run that outlived its lease may have paid meanwhile: then this
-                # failure (the holds are CONFIRMED) is that payment's, and so is the answer.
-                if keyed and (earlier := await self._earlier(payment_id, claims)):
-                    return earlier
-                raise
-            paid_now = True
-            return receipt
-
-        async def end_turn(_: PaymentReceipt) -> None:
-            # The fan's turn is over: the token ends and the holds made under it go.
-            # Only when this run paid: a replay must not end a turn that came later.
-            # Kept apart from the payment's transaction (the queue may live elsewhere);
-            # if this fails, the token lapses at its active time and the holds at theirs.
-            if not paid_now:
-                return
-            await self._queue.expire(claims.concert_id, claims.token_id, now)
-            async with self._uow() as uow:
-                await uow.reservations.release_holds_of_token(claims.token_id, now)
-                await uow.commit()
-
-        return await run_once(
-            self._idempotency,
-            request,
-            now,
-            pay,
-            PaymentReceipt.to_record,
-            PaymentReceipt.from_record,
-            after=end_turn,
-        )
-
-    async def _earlier(self, payment_id: PaymentId, claims: TokenClaims) -> PaymentReceipt | None:
-        """The payment a keyed request's first run made, if it committed but died before
-        its result was stored: the key-derived id finds it."""
-        async with self._uow() as uow:
-            earlier = await uow.payments.get(payment_id)
-            if earlier is None or earlier.user_id != claims.user_id:
-                return None
-            wallet = await uow.wallets.get(claims.user_id)
-        return PaymentReceipt(
-            earlier.payment_id,
-            earlier.reservation_ids,
-            earlier.amount,
-            wallet.balance,
-            earlier.paid_at,
-        )
-
-    async def _pay(
-        self, command: PayCommand, claims: TokenClaims, payment_id: PaymentId, now: dt.datetime
+    async def run(
+        self, command: PayCommand, request_id: uuid.UUID, now: dt.datetime
     ) -> PaymentReceipt:
+        payment_id = PaymentId(request_id)
+        claims = self._gate.claims(command.token)
         user = claims.user_id
         token = await self._gate.require_active(command.token, claims.concert_id, now)
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             found = {r: await uow.reservations.get(r) for r in command.reservation_ids}
             if missing := [str(r) for r, found_one in found.items() if found_one is None]:
                 raise NotFoundError(f"no reservation {', '.join(missing)}")
@@ -204,3 +133,32 @@ class Pay:
             )
             await uow.commit()
         return PaymentReceipt(payment_id, command.reservation_ids, amount, wallet.balance, now)
+
+    async def earlier(self, command: PayCommand, request_id: uuid.UUID) -> PaymentReceipt | None:
+        """The payment stored under the key-derived id, if a first run committed it."""
+        user = self._gate.claims(command.token).user_id
+        async with self._uow_factory() as uow:
+            earlier = await uow.payments.get(PaymentId(request_id))
+            if earlier is None or earlier.user_id != user:
+                return None
+            wallet = await uow.wallets.get(user)
+        return PaymentReceipt(
+            earlier.payment_id,
+            earlier.reservation_ids,
+            earlier.amount,
+            wallet.balance,
+            earlier.paid_at,
+        )
+
+    async def after(self, command: PayCommand, receipt: PaymentReceipt, now: dt.datetime) -> None:
+        """The fan's turn is over: the token ends and the holds made under it go. Kept
+        apart from the payment's transaction (the queue may live elsewhere); if this
+        fails, the token lapses at its active time and the holds at theirs."""
+        claims = self._gate.claims(command.token)
+        await self._queue.expire(claims.concert_id, claims.token_id, now)
+        async with self._uow_factory() as uow:
+            await uow.reservations.release_holds_of_token(claims.token_id, now)
+            await uow.commit()
+
+    dump = staticmethod(PaymentReceipt.to_record)
+    load = staticmethod(PaymentReceipt.from_record)

@@ -14,12 +14,12 @@ class QueueOverview:
     - an unknown concert is NOT_FOUND.
     """
 
-    def __init__(self, queue: QueueStore, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, queue: QueueStore, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._queue = queue
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
 
     async def __call__(self, concert_id: ConcertId | int | None = None) -> list[QueueStats]:
-        concert_ids = await concerts_named(self._uow, concert_id)
+        concert_ids = await concerts_named(self._uow_factory, concert_id)
         now = await self._clock.now()
         return [await self._queue.stats(cid, now) for cid in concert_ids]

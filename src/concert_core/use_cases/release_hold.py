@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from concert_core.domain import NotFoundError, ReservationId, values
+from concert_core.domain import ReservationId
 from concert_core.ports import Clock, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
+from concert_core.use_cases._owned_reservation import owned_reservation
 from concert_core.use_cases._views import ReservationView
 
 
@@ -15,23 +16,20 @@ class ReleaseHold:
     - releasing a hold that already lapsed or was released changes nothing.
     """
 
-    def __init__(self, gate: TokenGate, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, gate: TokenGate, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._gate = gate
-        self._uow = uow
+        self._uow_factory = uow_factory
         self._clock = clock
 
     async def __call__(self, token: str, reservation_id: ReservationId | str) -> ReservationView:
-        rid = values.reservation_id(reservation_id)
         now = await self._clock.now()
-        place = await self._gate.place(token, now)
-        async with self._uow() as uow:
-            reservation = await uow.reservations.get(rid)
-        if reservation is None:
-            raise NotFoundError(f"reservation {rid} does not exist")
-        user = place.token.user_id
-        reservation.check_owner(user)
+        place, reservation = await owned_reservation(
+            self._gate, self._uow_factory, token, reservation_id, now
+        )
         self._gate.check_active(place, reservation.concert_id)
-        async with self._uow() as uow:
-            released = await uow.reservations.release(rid, user, now)
+        async with self._uow_factory() as uow:
+            released = await uow.reservations.release(
+                reservation.reservation_id, place.token.user_id, now
+            )
             await uow.commit()
         return ReservationView.of(released, now)

@@ -53,11 +53,11 @@ class ScheduleConcert:
     - a date's seats and prices are set when the date is added, never changed after.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
 
     async def __call__(self, command: ScheduleConcertCommand) -> Concert:
-        async with self._uow() as uow:
+        async with self._uow_factory() as uow:
             known = [
                 c
                 for c in await uow.catalogue.list_concerts()

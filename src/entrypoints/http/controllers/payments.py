@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from concert_core.use_cases import Pay, PayCommand
+from concert_core.use_cases import Idempotent, PayCommand, PaymentReceipt
 from entrypoints.http.controllers._common import (
     SECURED,
     IdempotencyKeyHeader,
@@ -42,7 +42,7 @@ class PaymentController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[PayRequest],
-        pay: NamedDependency[Pay],
+        pay: NamedDependency[Idempotent[PayCommand, PaymentReceipt]],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> PaymentResponse:
         token = bearer_token(request)

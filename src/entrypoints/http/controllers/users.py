@@ -9,7 +9,13 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from concert_core.use_cases import ChargeCommand, ChargeWallet, GetBalance, PaymentHistory
+from concert_core.use_cases import (
+    Balance,
+    ChargeCommand,
+    GetBalance,
+    Idempotent,
+    PaymentHistory,
+)
 from entrypoints.http.controllers._common import (
     IdempotencyKeyHeader,
     UserIdPath,
@@ -49,7 +55,7 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[ChargeRequest],
-        charge_wallet: NamedDependency[ChargeWallet],
+        charge_wallet: NamedDependency[Idempotent[ChargeCommand, Balance]],
         user_id: UserIdPath,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> BalanceResponse:
