@@ -1,4 +1,5 @@
-"""Queue token strings as JWTs (HS256) carrying the token's claims."""
+"""Queue token strings as JWTs (HS256) carrying the token's claims, and a bounded
+memory of verified strings in front of any codec."""
 
 from __future__ import annotations
 
@@ -15,17 +16,16 @@ from concert_core.domain import (
     TokenInvalidError,
     UserId,
 )
+from concert_core.ports import TokenCodec
 
 _ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
 VERIFIED_KEPT = 32_768
-"""Token strings whose signature was verified, kept with their claims (about 16 MB at
-most): a waiting fan polls with the same string every few seconds, and checking an
-HS256 signature and parsing its JSON was a tenth of a status poll's CPU."""
+"""How many verified token strings ``CachingTokenCodec`` keeps (about 16 MB at most)."""
 
 
 class _CheckedKeyHS256(HMACAlgorithm):
-    """HS256 with its one key checked once. PyJWT checks an HMAC key again on every
+    """HS256 with its one key checked once (decision 12). PyJWT checks an HMAC key again on every
     call (not PEM, not SSH, not DER, not a JWK: four parsers), which was a twentieth
     of a token issue's CPU; the key never changes, so neither does the answer."""
 
@@ -52,7 +52,6 @@ class JwtTokenCodec:
         if len(key) < MIN_SECRET_BYTES:
             raise ValueError(f"the token secret needs at least {MIN_SECRET_BYTES} bytes")
         self._key = key
-        self._verified: dict[str, TokenClaims] = {}
         self._signer = jwt.PyJWS(algorithms=[])
         self._signer.register_algorithm(_ALGORITHM, _CheckedKeyHS256(key))
 
@@ -70,15 +69,6 @@ class JwtTokenCodec:
     def decode(self, token: str) -> TokenClaims:
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise TokenInvalidError("a queue token is required")
-        if (known := self._verified.get(token)) is not None:
-            return known
-        claims = self._verify(token)
-        if len(self._verified) >= VERIFIED_KEPT:
-            del self._verified[next(iter(self._verified))]  # the oldest first
-        self._verified[token] = claims
-        return claims
-
-    def _verify(self, token: str) -> TokenClaims:
         try:
             payload = jwt.decode(
                 token,
@@ -97,3 +87,32 @@ class JwtTokenCodec:
             )
         except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as error:
             raise TokenInvalidError("the token is malformed or its signature is wrong") from error
+
+
+class CachingTokenCodec:
+    """Remembers the claims of token strings another codec verified (decision 12).
+
+    A waiting fan polls with the same string every few seconds, and checking an HS256
+    signature and parsing its JSON was a tenth of a status poll's CPU. Only verified
+    strings are kept, so a forgery is checked (and refused) every time; at most
+    ``kept`` are kept, the oldest let go first.
+    """
+
+    def __init__(self, codec: TokenCodec, kept: int = VERIFIED_KEPT) -> None:
+        if kept < 1:
+            raise ValueError("a token cache keeps at least one token")
+        self._codec = codec
+        self._kept = kept
+        self._verified: dict[str, TokenClaims] = {}
+
+    def encode(self, claims: TokenClaims) -> str:
+        return self._codec.encode(claims)
+
+    def decode(self, token: str) -> TokenClaims:
+        if isinstance(token, str) and (known := self._verified.get(token)) is not None:
+            return known
+        claims = self._codec.decode(token)
+        if len(self._verified) >= self._kept:
+            del self._verified[next(iter(self._verified))]  # the oldest first
+        self._verified[token] = claims
+        return claims

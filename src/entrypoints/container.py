@@ -29,7 +29,7 @@ from adapters.memory import (
     MemoryQueueStore,
     MemoryUnitOfWorkFactory,
 )
-from adapters.tokens import JwtTokenCodec
+from adapters.tokens import CachingTokenCodec, JwtTokenCodec
 from concert_core import ConcertService
 from concert_core.ports import Clock, IdempotencyStore, QueueStore, UnitOfWorkFactory
 from entrypoints.settings import Settings
@@ -132,7 +132,7 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
         uow_factory=storage.uow,
         queue=storage.queue,
         idempotency=storage.idempotency,
-        codec=JwtTokenCodec(storage.token_secret),
+        codec=CachingTokenCodec(JwtTokenCodec(storage.token_secret)),
         clock=clock,
         policy=settings.policy,
     )

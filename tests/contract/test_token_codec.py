@@ -11,21 +11,22 @@ import uuid
 import jwt
 import pytest
 
-from adapters.tokens import JwtTokenCodec
+from adapters.tokens import CachingTokenCodec, JwtTokenCodec
 from concert_core.domain import ConcertId, TokenClaims, TokenId, TokenInvalidError, UserId
 from concert_core.ports import TokenCodec
 
 SECRET = "contract-secret-" + "s" * 64
 OTHER_SECRET = "another-secret-" + "o" * 64
 
-# Later codecs add a param here.
-CODECS = ["jwt"]
+CODECS = ["jwt", "caching-jwt"]
 
 
 @pytest.fixture(params=CODECS, ids=CODECS)
 def codec(request: pytest.FixtureRequest) -> TokenCodec:
     if request.param == "jwt":
         return JwtTokenCodec(SECRET)
+    if request.param == "caching-jwt":
+        return CachingTokenCodec(JwtTokenCodec(SECRET))
     raise ValueError(f"no codec called {request.param!r}")  # pragma: no cover
 
 
@@ -143,25 +144,40 @@ def test_a_jwt_codec_refuses_a_short_secret() -> None:
         JwtTokenCodec("too-short")
 
 
-def test_verified_tokens_are_remembered_within_a_bound_and_forgeries_never(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from adapters import tokens
+class _CountingCodec:
+    """A codec that counts the strings it is asked to verify."""
 
-    monkeypatch.setattr(tokens, "VERIFIED_KEPT", 3)
-    codec = JwtTokenCodec(SECRET)
+    def __init__(self, codec: JwtTokenCodec) -> None:
+        self.codec = codec
+        self.verified: list[str] = []
+
+    def encode(self, claims: TokenClaims) -> str:
+        return self.codec.encode(claims)
+
+    def decode(self, token: str) -> TokenClaims:
+        self.verified.append(token)
+        return self.codec.decode(token)
+
+
+def test_verified_tokens_are_remembered_within_a_bound_and_forgeries_never() -> None:
+    inner = _CountingCodec(JwtTokenCodec(SECRET))
+    codec = CachingTokenCodec(inner, kept=3)
     issued = [codec.encode(claims(sequence=n)) for n in range(1, 6)]
     for token in issued:
         assert codec.decode(token).sequence == issued.index(token) + 1
-    assert len(codec._verified) == 3  # the oldest were let go
-    assert codec.decode(issued[0]).sequence == 1  # and verify again when asked
+    assert codec.decode(issued[4]).sequence == 5  # remembered: not verified again
+    assert len(inner.verified) == 5
+    assert codec.decode(issued[0]).sequence == 1  # the oldest was let go: verified again
+    assert len(inner.verified) == 6
     header, payload, signature = issued[4].split(".")
     forged = ".".join(
         [header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")]
     )
-    with pytest.raises(TokenInvalidError):
-        codec.decode(forged)
-    other = JwtTokenCodec("another-secret-" + "x" * 32)
+    for _ in range(2):
+        with pytest.raises(TokenInvalidError):
+            codec.decode(forged)
+    assert inner.verified.count(forged) == 2  # a forgery is checked every time
+    other = CachingTokenCodec(JwtTokenCodec("another-secret-" + "x" * 32))
     with pytest.raises(TokenInvalidError):
         other.decode(issued[4])  # remembered by one codec, not by another key
 
