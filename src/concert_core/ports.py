@@ -24,6 +24,7 @@ from concert_core.domain import (
     Concert,
     ConcertId,
     DateAvailability,
+    DateSeats,
     IssueOutcome,
     LedgerEntry,
     Money,
@@ -34,6 +35,7 @@ from concert_core.domain import (
     QueueToken,
     Reservation,
     ReservationId,
+    SaleSettings,
     Seat,
     SeatKey,
     TokenClaims,
@@ -64,8 +66,16 @@ class TokenCodec(Protocol):
 
 
 class CatalogueRepository(Protocol):
-    async def add_concert(self, title: str, venue: str) -> Concert:
-        """Store a new concert; storage assigns its id."""
+    async def add_concert(
+        self, title: str, venue: str, sale: SaleSettings | None = None
+    ) -> Concert:
+        """Store a new concert with its sale settings (None: the defaults); storage
+        assigns its id."""
+        ...
+
+    async def change_sale(self, concert_id: ConcertId, sale: SaleSettings) -> bool:
+        """Replace the concert's sale settings; False (and no change) if it does not
+        exist."""
         ...
 
     async def get_concert(self, concert_id: ConcertId) -> Concert | None: ...
@@ -113,6 +123,11 @@ class SeatRepository(Protocol):
         self, concert_id: ConcertId, now: dt.datetime
     ) -> list[DateAvailability]:
         """Dates with at least one seat available at ``now``, ascending."""
+        ...
+
+    async def seat_counts(self, concert_id: ConcertId, now: dt.datetime) -> list[DateSeats]:
+        """Per date of the concert, ascending: its seats available, held and sold at
+        ``now`` (a lapsed hold counts as available)."""
         ...
 
     async def hold(self, request: HoldRequest) -> HoldOutcome:

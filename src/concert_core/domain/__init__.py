@@ -26,9 +26,11 @@ from concert_core.domain.queue import (
     TokenStatus,
 )
 from concert_core.domain.reservation import Reservation, ReservationStatus
+from concert_core.domain.sale import Phase, SaleSettings, shuffle_key
 from concert_core.domain.seating import (
     Concert,
     DateAvailability,
+    DateSeats,
     Seat,
     SeatKey,
     SeatStatus,
@@ -49,6 +51,7 @@ __all__ = [
     "Concert",
     "ConcertId",
     "DateAvailability",
+    "DateSeats",
     "DomainError",
     "EntryKind",
     "HeldKey",
@@ -64,12 +67,14 @@ __all__ = [
     "NotOwnerError",
     "Payment",
     "PaymentId",
+    "Phase",
     "QueuePlace",
     "QueueStats",
     "QueueToken",
     "Reservation",
     "ReservationId",
     "ReservationStatus",
+    "SaleSettings",
     "Seat",
     "SeatKey",
     "SeatNo",
@@ -85,4 +90,5 @@ __all__ = [
     "ValidationError",
     "Wallet",
     "judge_claim",
+    "shuffle_key",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from concert_core.domain.errors import SeatUnavailableError, ValidationError
+from concert_core.domain.sale import SaleSettings
 from concert_core.domain.values import (
     SEATS_PER_DATE,
     ConcertId,
@@ -23,6 +24,17 @@ class Concert:
     concert_id: ConcertId
     title: str
     venue: str
+    sale: SaleSettings = field(factory=SaleSettings)
+
+
+@frozen
+class DateSeats:
+    """A performance date's seats by state at an instant."""
+
+    date: dt.date
+    available: int
+    held: int
+    sold: int
 
 
 @frozen
