@@ -155,6 +155,10 @@ class ReservationRepository(Protocol):
         """
         ...
 
+    async def live_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> list[Reservation]:
+        """The holds made under the token that are live at ``now``."""
+        ...
+
     async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
         """Release every hold made under the token (it ended); return how many were
         marked RELEASED (holds that had lapsed but were still stored as HELD included).
@@ -217,7 +221,13 @@ class WalletRepository(Protocol):
 
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> None:
-        """Record a payment. IdempotencyInProgressError if its id exists already."""
+        """Record a payment. IdempotencyInProgressError if its id exists already;
+        TokenNotActiveError if a payment was recorded under its token already (a turn
+        pays once)."""
+        ...
+
+    async def revenue(self, concert_id: ConcertId) -> Money:
+        """The sum of the concert's payments."""
         ...
 
     async def get(self, payment_id: PaymentId) -> Payment | None: ...
@@ -304,7 +314,9 @@ class QueueStore(Protocol):
     async def extend_active(
         self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
     ) -> bool:
-        """Keep a token that is ACTIVE at ``now`` alive until at least ``until``.
+        """Keep a token that may take a hold at ``now`` (ACTIVE, before its base end)
+        alive until at least ``until`` (the hold's expiry); False, changing nothing,
+        for any other token.
 
         A token that any mutating operation has judged lapsed is ended in storage by
         that operation (it stopped counting against the capacity), so no later call,
@@ -312,11 +324,48 @@ class QueueStore(Protocol):
         """
         ...
 
-    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+    async def retract_hold(
+        self,
+        concert_id: ConcertId,
+        token_id: TokenId,
+        ended_until: dt.datetime,
+        remaining_until: dt.datetime | None,
+        now: dt.datetime,
+    ) -> None:
+        """A hold of the token that reached to ``ended_until`` was released: the token is
+        kept past its base end only by its remaining holds (``remaining_until``, the
+        latest one's expiry, or None), unless a later hold extended it meanwhile. A
+        token past its base end with no hold left ends now."""
+        ...
+
+    async def open(self, concert_id: ConcertId, seed: int, now: dt.datetime) -> int:
+        """Open the concert's line, once for all instances: the live WAITING tokens
+        (the pre-queue) are put in the order of ``shuffle_key(seed, token_id)``, in the
+        places their sequence numbers held, so all stay ahead of every later arrival;
+        FIFO after that. Returns the seed the line was opened with (an earlier
+        opening's, if there was one)."""
+        ...
+
+    async def admit(
+        self,
+        concert_id: ConcertId,
+        now: dt.datetime,
+        *,
+        capacity: int | None = None,
+        per_minute: int | None = None,
+        per_pass: int | None = None,
+    ) -> list[QueueToken]:
         """One admission pass: take idle WAITING tokens out of the line, then fill free
-        active places with the earliest WAITING tokens, never exceeding the capacity.
-        Safe to run from many processes at once. Returns the tokens admitted, in
-        sequence order."""
+        active places with the earliest WAITING tokens, never exceeding ``capacity``
+        (None: the policy's). With ``per_minute``, no 60 seconds admit more than that
+        many (counting every pass of every instance); with ``per_pass``, this pass
+        admits at most that many. Safe to run from many processes at once. Returns the
+        tokens admitted, in line order."""
+        ...
+
+    async def end_waiting(self, concert_id: ConcertId, now: dt.datetime, limit: int) -> int:
+        """End up to ``limit`` WAITING tokens of the concert (it sold out or closed);
+        returns how many ended. ACTIVE tokens keep their turn."""
         ...
 
     async def expire_lapsed(
@@ -329,7 +378,10 @@ class QueueStore(Protocol):
         """
         ...
 
-    async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats: ...
+    async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
+        """Live WAITING and ACTIVE tokens, admissions over the last minute, and the seed
+        the line was opened with (None before the opening)."""
+        ...
 
 
 @frozen

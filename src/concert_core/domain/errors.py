@@ -7,6 +7,7 @@ transport details (HTTP status, exit code) in one table of their own.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 
@@ -97,6 +98,33 @@ class HoldExpiredError(DomainError):
     """The hold being paid or released has lapsed, was released, or is already paid."""
 
     code = "HOLD_EXPIRED"
+
+
+class SaleNotOpenError(DomainError):
+    """Joining before the pre-queue or the sale opens."""
+
+    code = "SALE_NOT_OPEN"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        opens_at: dt.datetime | None,
+        prequeue_opens_at: dt.datetime | None,
+    ) -> None:
+        super().__init__(detail)
+        self.opens_at = opens_at
+        self.prequeue_opens_at = prequeue_opens_at
+
+
+class SaleClosedError(DomainError):
+    """Joining a sale that is sold out or closed."""
+
+    code = "SALE_CLOSED"
+
+    def __init__(self, detail: str, *, phase: str) -> None:
+        super().__init__(detail)
+        self.phase = phase
 
 
 class ServiceUnavailableError(DomainError):

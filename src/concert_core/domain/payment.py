@@ -6,7 +6,14 @@ import datetime as dt
 
 from attrs import frozen
 
-from concert_core.domain.values import ConcertId, Money, PaymentId, ReservationId, UserId
+from concert_core.domain.values import (
+    ConcertId,
+    Money,
+    PaymentId,
+    ReservationId,
+    TokenId,
+    UserId,
+)
 
 
 @frozen
@@ -17,3 +24,5 @@ class Payment:
     reservation_ids: tuple[ReservationId, ...]
     amount: Money
     paid_at: dt.datetime
+    token_id: TokenId | None = None
+    """The turn the payment was made in: a turn pays once."""

@@ -44,6 +44,10 @@ class QueueToken:
     issued_at: dt.datetime
     last_seen_at: dt.datetime
     active_until: dt.datetime | None = None
+    """The turn's base end: admission plus the active TTL."""
+    held_until: dt.datetime | None = None
+    """How long the token's live holds keep it past its base end (the latest hold's
+    expiry), or None: a hold extends a turn only as long as the hold lasts."""
 
     @classmethod
     def issue(
@@ -63,8 +67,7 @@ class QueueToken:
     def status_at(self, now: dt.datetime, idle_timeout: dt.timedelta) -> TokenStatus:
         """The token's state at ``now``, lapses included."""
         if self.status is TokenStatus.ACTIVE:
-            assert self.active_until is not None
-            return TokenStatus.ACTIVE if now < self.active_until else TokenStatus.EXPIRED
+            return TokenStatus.ACTIVE if now < self.ends_at else TokenStatus.EXPIRED
         if self.status is TokenStatus.WAITING:
             idle = now - self.last_seen_at >= idle_timeout
             return TokenStatus.EXPIRED if idle else TokenStatus.WAITING
@@ -85,13 +88,37 @@ class QueueToken:
         self.status = TokenStatus.ACTIVE
         self.active_until = now + active_ttl
 
-    def extend_until(self, until: dt.datetime) -> None:
-        """Keep an ACTIVE token alive at least until ``until`` (a hold's expiry)."""
-        if self.status is not TokenStatus.ACTIVE or self.active_until is None:
+    @property
+    def ends_at(self) -> dt.datetime:
+        """When an ACTIVE token's turn ends: its base end, or its holds' if later."""
+        assert self.active_until is not None, "only an admitted token has a turn"
+        if self.held_until is None:
+            return self.active_until
+        return max(self.active_until, self.held_until)
+
+    def may_hold_at(self, now: dt.datetime) -> bool:
+        """Whether the turn may take a new hold: ACTIVE and before its base end. After
+        it, a turn lives only to pay for or release what it holds."""
+        return (
+            self.status is TokenStatus.ACTIVE
+            and self.active_until is not None
+            and (now < self.active_until)
+        )
+
+    def extend_for_hold(self, until: dt.datetime, now: dt.datetime) -> None:
+        """Keep the turn alive at least until ``until`` (a new hold's expiry)."""
+        if not self.may_hold_at(now):
             raise TokenNotActiveError(
-                "only an active token can be extended", token_status=self.status, position=None
+                "the turn takes no new holds", token_status=self.status, position=None
             )
-        self.active_until = max(self.active_until, until)
+        self.held_until = until if self.held_until is None else max(self.held_until, until)
+
+    def retract_hold(self, ended_until: dt.datetime, remaining_until: dt.datetime | None) -> None:
+        """A hold that reached to ``ended_until`` was released: the turn is kept only by
+        the holds that remain (the latest of them ends at ``remaining_until``). A later
+        extension (a hold made meanwhile) stands."""
+        if self.held_until is not None and self.held_until <= ended_until:
+            self.held_until = remaining_until
 
     def expire(self) -> None:
         self.status = TokenStatus.EXPIRED
@@ -114,6 +141,9 @@ class QueueStats:
     concert_id: ConcertId
     waiting: int
     active: int
+    admitted_last_minute: int = 0
+    shuffle_seed: int | None = None
+    """The seed the line was shuffled with at its opening; None before it opened."""
 
 
 @frozen

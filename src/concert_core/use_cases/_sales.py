@@ -1,0 +1,84 @@
+"""Concerts' sales as the use cases judge them: the settings and whether every seat is
+sold, read at most once per admission interval per process (docs/contract.md §8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from attrs import frozen
+
+from concert_core.domain import Concert, ConcertId, NotFoundError, Phase
+from concert_core.policy import Policy
+from concert_core.ports import QueueStore, UnitOfWorkFactory
+
+
+@frozen
+class SaleState:
+    """A concert with its sale settings, and whether it was sold out when read."""
+
+    concert: Concert
+    sold_out: bool
+    read_at: dt.datetime
+
+    def phase_at(self, now: dt.datetime) -> Phase:
+        return self.concert.sale.phase_at(now, sold_out=self.sold_out)
+
+    def entry_at(self, now: dt.datetime) -> Phase:
+        """The phase as joining sees it: a paused sale still takes joins."""
+        return self.concert.sale.entry_at(now, sold_out=self.sold_out)
+
+    def capacity(self, policy: Policy) -> int:
+        return self.concert.sale.capacity or policy.active_capacity
+
+
+class SaleBook:
+    """Each concert's ``SaleState``, kept for one admission interval: a change an
+    operator makes reaches every instance within that interval. A sold-out concert
+    stays sold out (a sold seat is never sold again), so that is kept for good."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, policy: Policy) -> None:
+        self._uow_factory = uow_factory
+        self._policy = policy
+        self._kept: dict[ConcertId, SaleState] = {}
+
+    async def state(self, concert_id: ConcertId, now: dt.datetime) -> SaleState:
+        """The concert's sale; NotFoundError if the concert does not exist."""
+        kept = self._kept.get(concert_id)
+        if (
+            kept is not None
+            and dt.timedelta(0) <= now - kept.read_at < self._policy.admission_interval
+        ):
+            return kept
+        async with self._uow_factory() as uow:
+            concert = await uow.catalogue.get_concert(concert_id)
+            if concert is None:
+                raise NotFoundError(f"concert {concert_id} does not exist")
+            sold_out = kept is not None and kept.sold_out
+            if not sold_out:
+                counts = await uow.seats.seat_counts(concert_id, now)
+                sold_out = bool(counts) and all(c.available == 0 and c.held == 0 for c in counts)
+        state = SaleState(concert, sold_out, now)
+        self._kept[concert_id] = state
+        return state
+
+    def forget(self, concert_id: ConcertId) -> None:
+        """Read the concert afresh next time (after this process changed it)."""
+        self._kept.pop(concert_id, None)
+
+
+class LineOpenings:
+    """Opens a concert's line (the pre-queue shuffle) the first time this process
+    finds the sale open; the queue store makes the opening happen once for all."""
+
+    def __init__(self, queue: QueueStore) -> None:
+        self._queue = queue
+        self._opened: dict[ConcertId, int] = {}
+
+    async def ensure_open(self, concert_id: ConcertId, now: dt.datetime) -> int:
+        """The seed the concert's line was shuffled with at its opening."""
+        seed = self._opened.get(concert_id)
+        if seed is None:
+            seed = await self._queue.open(concert_id, secrets.randbits(62), now)
+            self._opened[concert_id] = seed
+        return seed
