@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import math
 from collections.abc import Callable
 
 from attrs import field, frozen
@@ -131,3 +132,23 @@ def shuffle_key(seed: int, token_id: TokenId) -> str:
     token's id, so the order is uniformly random, fixed by the seed, and the same in
     every store (the Redis script ``open.lua`` computes the same SHA-1)."""
     return hashlib.sha1(f"{seed}:".encode() + token_id.bytes).hexdigest()
+
+
+PREQUEUE_POLL_SPREAD_SECONDS = 6
+"""Pre-queued fans poll again within this many seconds after the opening, each at
+its own offset, so the opening does not bring the whole pre-queue at one instant."""
+
+
+def prequeue_poll_after(
+    now: dt.datetime,
+    opens_at: dt.datetime | None,
+    token_id: TokenId,
+    *,
+    idle_timeout: dt.timedelta,
+) -> int:
+    """Seconds until a pre-queued fan should poll: just after the opening, offset by
+    the token (0 to 5 s), never more than a third of the idle timeout."""
+    ceiling = max(1, int(idle_timeout.total_seconds() // 3))
+    until_open = 0.0 if opens_at is None else (opens_at - now).total_seconds()
+    offset = token_id.int % PREQUEUE_POLL_SPREAD_SECONDS
+    return max(1, min(ceiling, math.ceil(max(until_open, 0.0)) + offset))

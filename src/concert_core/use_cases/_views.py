@@ -9,6 +9,7 @@ from attrs import frozen
 from concert_core.domain import (
     ConcertId,
     Money,
+    Phase,
     QueuePlace,
     Reservation,
     ReservationId,
@@ -18,7 +19,23 @@ from concert_core.domain import (
     UserId,
 )
 from concert_core.domain.queue import estimated_wait_seconds, poll_after_seconds
+from concert_core.domain.sale import prequeue_poll_after
 from concert_core.policy import Policy
+from concert_core.use_cases._sales import SaleState
+
+
+@frozen
+class SaleView:
+    """What every fan of a concert is told about its sale."""
+
+    phase: Phase
+    opens_at: dt.datetime | None
+    message: str | None
+
+    @classmethod
+    def of(cls, sale: SaleState, now: dt.datetime) -> SaleView:
+        settings = sale.concert.sale
+        return cls(sale.phase_at(now), settings.opens_at, settings.message)
 
 
 @frozen
@@ -30,30 +47,44 @@ class QueueView:
     estimated_wait_seconds: int | None
     poll_after_seconds: int
     active_until: dt.datetime | None
+    sale: SaleView
 
 
-def queue_view(place: QueuePlace, policy: Policy) -> QueueView:
+def queue_view(place: QueuePlace, sale: SaleState, policy: Policy, now: dt.datetime) -> QueueView:
+    """A token's place as its fan sees it. Before the opening a pre-queued fan has no
+    position yet (the opening draws the order) and is told to poll again just after
+    the opening, spread over a few seconds."""
     token = place.token
+    position = place.position
     wait: int | None = None
-    if place.status is TokenStatus.WAITING and place.position is not None:
-        wait = estimated_wait_seconds(
-            place.position,
-            place.admission_rate,
-            active_ttl=policy.active_ttl,
-            capacity=policy.active_capacity,
+    prequeued = place.status is TokenStatus.WAITING and sale.entry_at(now) is Phase.PREQUEUE
+    if prequeued:
+        position = None
+        poll_after = prequeue_poll_after(
+            now, sale.concert.sale.opens_at, token.token_id, idle_timeout=policy.idle_timeout
         )
-    elif place.status is TokenStatus.ACTIVE:
-        wait = 0
+    else:
+        if place.status is TokenStatus.WAITING and position is not None:
+            wait = estimated_wait_seconds(
+                position,
+                place.admission_rate,
+                active_ttl=policy.active_ttl,
+                capacity=sale.capacity(policy),
+            )
+        elif place.status is TokenStatus.ACTIVE:
+            wait = 0
+        poll_after = poll_after_seconds(
+            place.status, position, wait, idle_timeout=policy.idle_timeout
+        )
     return QueueView(
         user_id=token.user_id,
         concert_id=token.concert_id,
         status=place.status,
-        position=place.position,
+        position=position,
         estimated_wait_seconds=wait,
-        poll_after_seconds=poll_after_seconds(
-            place.status, place.position, wait, idle_timeout=policy.idle_timeout
-        ),
-        active_until=token.active_until if place.status is TokenStatus.ACTIVE else None,
+        poll_after_seconds=poll_after,
+        active_until=token.ends_at if place.status is TokenStatus.ACTIVE else None,
+        sale=SaleView.of(sale, now),
     )
 
 

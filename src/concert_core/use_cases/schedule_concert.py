@@ -10,7 +10,8 @@ from concert_core.domain.values import SEATS_PER_DATE
 from concert_core.ports import UnitOfWorkFactory
 
 
-def _title(value: object) -> str:
+def concert_name(value: object) -> str:
+    """A title or venue: 1 to 200 characters, trimmed."""
     if not isinstance(value, str) or not value.strip() or len(value) > 200:
         raise ValidationError("a title or venue is 1 to 200 characters")
     return value.strip()
@@ -25,7 +26,8 @@ def _dates(value: object) -> tuple[dt.date, ...]:
     return dates
 
 
-def _prices(value: object) -> tuple[Money, ...]:
+def seat_prices(value: object) -> tuple[Money, ...]:
+    """The 50 seats' prices, seat 1 first."""
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise ValidationError(f"prices lists the {SEATS_PER_DATE} seats' prices")
     if len(value) != SEATS_PER_DATE:
@@ -35,10 +37,10 @@ def _prices(value: object) -> tuple[Money, ...]:
 
 @frozen
 class ScheduleConcertCommand:
-    title: str = field(converter=_title)
-    venue: str = field(converter=_title)
+    title: str = field(converter=concert_name)
+    venue: str = field(converter=concert_name)
     dates: tuple[dt.date, ...] = field(converter=_dates)
-    prices: tuple[Money, ...] = field(converter=_prices)
+    prices: tuple[Money, ...] = field(converter=seat_prices)
     """Seat n costs ``prices[n-1]`` on every date."""
 
 
