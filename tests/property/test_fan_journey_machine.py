@@ -56,7 +56,7 @@ from adapters.memory import (
     MemoryUnitOfWorkFactory,
 )
 from adapters.redis import RedisIdempotencyStore, RedisQueueStore
-from adapters.redis.queue_store import _token as redis_token
+from adapters.redis.packing import token_from_row as redis_token
 from adapters.sql import tables as t
 from adapters.sql.repositories import _entry, _payment, _reservation, _seat
 from adapters.tokens import JwtTokenCodec
