@@ -39,7 +39,6 @@ from concert_core.domain import (
     DateAvailability,
     EntryKind,
     HoldExpiredError,
-    HoldLimitReachedError,
     IdempotencyInProgressError,
     InsufficientBalanceError,
     LedgerEntry,
@@ -60,6 +59,7 @@ from concert_core.domain import (
     ValidationError,
     Wallet,
 )
+from concert_core.domain.hold_limit import check_hold_limit
 from concert_core.domain.seating import seats_for_date
 from concert_core.domain.values import MAX_BALANCE
 from concert_core.ports import HoldOutcome, HoldRequest
@@ -366,10 +366,7 @@ class SqlSeatRepository(_Repository):
                 },
             )
         ).one()
-        if outcome.live >= request.max_holds:
-            raise HoldLimitReachedError(
-                f"a user holds at most {request.max_holds} seats per concert"
-            )
+        check_hold_limit(outcome.live, request.max_holds)
         if outcome.taken != 1:
             raise SeatUnavailableError(f"seat {key.seat_no} on {key.date} is taken")
 
@@ -387,10 +384,7 @@ class SqlSeatRepository(_Repository):
                 )
             )
         ).scalar_one()
-        if live >= request.max_holds:
-            raise HoldLimitReachedError(
-                f"a user holds at most {request.max_holds} seats per concert"
-            )
+        check_hold_limit(live, request.max_holds)
         s = t.seats.c
         taken = await c.execute(
             update(t.seats)
