@@ -33,6 +33,7 @@ from concert_core.domain import (
     TokenStatus,
     UserId,
 )
+from concert_core.domain.queue import settle
 from concert_core.policy import Policy
 
 _q = t.queue_tokens.c
@@ -90,10 +91,11 @@ class SqlQueueStore:
         return bool(result.rowcount == 1)
 
     async def _settle(self, c: AsyncConnection, token: QueueToken, now: dt.datetime) -> TokenStatus:
-        status = token.status_at(now, self._policy.idle_timeout)
-        if status is TokenStatus.EXPIRED and token.status is not TokenStatus.EXPIRED:
+        """Apply time: a lapsed token is ended now. Returns its status at ``now``."""
+        settled = settle(token, now, self._policy.idle_timeout)
+        if settled.lapsed:
             await self._end(c, token)
-        return status
+        return settled.status
 
     async def _see(self, c: AsyncConnection, token: QueueToken, now: dt.datetime) -> None:
         token.see(now)
