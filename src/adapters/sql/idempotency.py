@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql import tables as t
-from adapters.sql.engine import storage_errors
+from adapters.sql.transactions import retrying_insert_races, transaction
 from concert_core.domain import ClaimVerdict, HeldKey, judge_claim
 from concert_core.policy import Policy
 from concert_core.ports import IdempotencyKey, JsonValue
@@ -37,26 +35,16 @@ class SqlIdempotencyStore:
         self._engine = engine
         self._policy = policy
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        with storage_errors():
-            async with self._engine.begin() as connection:
-                yield connection
-
     async def begin(
         self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
     ) -> Mapping[str, JsonValue] | None:
-        for _ in range(2):
-            try:
-                return await self._begin(key, fingerprint, claim_id, now)
-            except IntegrityError:
-                continue  # a concurrent request inserted the key between read and insert
-        return await self._begin(key, fingerprint, claim_id, now)
+        # A concurrent request may insert the key between this one's read and insert.
+        return await retrying_insert_races(lambda: self._begin(key, fingerprint, claim_id, now))
 
     async def _begin(
         self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
     ) -> Mapping[str, JsonValue] | None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             row = (
                 await c.execute(select(t.idempotency_keys).where(_is(key)).with_for_update())
             ).first()
@@ -94,7 +82,7 @@ class SqlIdempotencyStore:
         result: Mapping[str, JsonValue],
         now: dt.datetime,
     ) -> None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             await c.execute(
                 update(t.idempotency_keys)
                 .where(_is(key), _k.claim_id == claim_id, _k.result.is_(None))
@@ -102,7 +90,7 @@ class SqlIdempotencyStore:
             )
 
     async def abandon(self, key: IdempotencyKey, claim_id: UUID) -> None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             await c.execute(
                 delete(t.idempotency_keys).where(
                     _is(key), _k.claim_id == claim_id, _k.result.is_(None)
