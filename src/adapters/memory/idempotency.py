@@ -30,12 +30,9 @@ class MemoryIdempotencyStore:
     """
 
     def __init__(self, policy: Policy) -> None:
-        self._policy = policy
+        self._lease = policy.idempotency_lease
+        self._kept_for = policy.idempotency_retention + policy.idempotency_lease
         self._claims: dict[IdempotencyKey, _Claim] = {}
-
-    @property
-    def _kept_for(self) -> dt.timedelta:
-        return self._policy.idempotency_retention + self._policy.idempotency_lease
 
     def _forget_old(self, now: dt.datetime) -> None:
         while self._claims:
@@ -52,13 +49,7 @@ class MemoryIdempotencyStore:
         held = None
         if claim is not None:
             held = HeldKey(claim.fingerprint, claim.started_at, finished=claim.result is not None)
-        verdict = judge_claim(
-            held,
-            fingerprint,
-            now,
-            lease=self._policy.idempotency_lease,
-            kept_for=self._kept_for,
-        )
+        verdict = judge_claim(held, fingerprint, now, lease=self._lease, kept_for=self._kept_for)
         if verdict is ClaimVerdict.RESULT and claim is not None:
             return copy.deepcopy(claim.result)
         self._claims.pop(key, None)  # the first run died; this one takes over (at the back)

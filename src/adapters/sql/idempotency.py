@@ -33,7 +33,8 @@ class SqlIdempotencyStore:
 
     def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
         self._engine = engine
-        self._policy = policy
+        self._lease = policy.idempotency_lease
+        self._kept_for = policy.idempotency_retention + policy.idempotency_lease
 
     async def begin(
         self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
@@ -52,11 +53,7 @@ class SqlIdempotencyStore:
             if row is not None:
                 held = HeldKey(row.fingerprint, row.started_at, finished=row.result is not None)
             verdict = judge_claim(
-                held,
-                fingerprint,
-                now,
-                lease=self._policy.idempotency_lease,
-                kept_for=self._policy.idempotency_retention + self._policy.idempotency_lease,
+                held, fingerprint, now, lease=self._lease, kept_for=self._kept_for
             )
             if verdict is ClaimVerdict.RESULT:
                 assert row is not None
