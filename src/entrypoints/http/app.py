@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,7 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from concert_core import ConcertService
 from entrypoints.background import SWEEP_INTERVAL, repeat
-from entrypoints.container import Container
+from entrypoints.container import Container, opened
 from entrypoints.http.controllers import (
     ConcertController,
     OpsController,
@@ -88,17 +87,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await _maybe_await(container.init_resources())
-        try:
-            app.state.storage = await _maybe_await(container.storage())
-            app.state.service = await _maybe_await(container.service())
+        async with opened(container) as (storage, service):
+            app.state.storage = storage
+            app.state.service = service
             tasks = await start_background(app) if background else []
             try:
                 yield
             finally:
                 await _stop(tasks)
-        finally:
-            await _maybe_await(container.shutdown_resources())
 
     api = Router(
         API_PREFIX,
@@ -146,14 +142,6 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def _maybe_await(value: Any) -> Any:
-    """dependency-injector returns an awaitable when an async resource is involved, and
-    the plain value when a test overrides it with an object."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 def _dependencies() -> dict[str, Provide]:
