@@ -30,10 +30,10 @@ from entrypoints.http.controllers import (
     ReservationController,
     UserController,
 )
-from entrypoints.http.controllers._common import QUEUE_TOKEN_SCHEME
+from entrypoints.http.controllers.parameters import QUEUE_TOKEN_SCHEME
+from entrypoints.http.decoding import JsonRequest
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
 from entrypoints.http.metrics import Metrics, TimingMiddleware
-from entrypoints.http.schemas import JsonRequest
 from entrypoints.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -79,7 +79,7 @@ def create_app(
     """The HTTP API over the service ``settings`` (or a ready ``container``) describes.
 
     ``background=True`` also runs the admission and expiry loops while the app lives
-    (see :func:`start_background`); with ``False`` nothing runs in the background.
+    (see :func:`_start_background`); with ``False`` nothing runs in the background.
     """
     if container is None:
         container = Container(settings=settings)
@@ -90,7 +90,7 @@ def create_app(
         async with opened(container) as (storage, service):
             app.state.storage = storage
             app.state.service = service
-            tasks = await start_background(app) if background else []
+            tasks = await _start_background(app) if background else []
             try:
                 yield
             finally:
@@ -121,7 +121,7 @@ def create_app(
     )
 
 
-async def start_background(app: Litestar) -> list[asyncio.Task[None]]:
+async def _start_background(app: Litestar) -> list[asyncio.Task[None]]:
     """Start the admission and expiry loops for the app's lifetime (``background=True``);
     the lifespan cancels and awaits them on shutdown."""
     service: ConcertService = app.state.service
@@ -214,4 +214,4 @@ def _openapi_config() -> OpenAPIConfig:
     )
 
 
-__all__ = ["create_app", "start_background"]
+__all__ = ["create_app"]

@@ -1,4 +1,4 @@
-"""Wallets and payment history, by user. No token: a user is just a UUID (SPEC)."""
+"""Wallets and payment history, by user. No token: a user is just a UUID."""
 
 from __future__ import annotations
 
@@ -10,18 +10,10 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from concert_core.use_cases import ChargeCommand, ChargeWallet, GetBalance, PaymentHistory
-from entrypoints.http.controllers._common import (
-    IdempotencyKeyHeader,
-    UserIdPath,
-    idempotency_key_text,
-)
+from entrypoints.http.controllers.parameters import IdempotencyKeyHeader, UserIdPath
+from entrypoints.http.decoding import idempotency_key_text, strict_body
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.schemas import (
-    BalanceResponse,
-    ChargeRequest,
-    PaymentRecordResponse,
-    strict_body,
-)
+from entrypoints.http.schemas import BalanceResponse, ChargeRequest, PaymentRecordResponse
 
 
 class UserController(Controller):
