@@ -16,7 +16,7 @@ install: $(STAMP)
 check: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy --strict src/concert_core
+	$(BIN)/mypy --strict src
 	$(BIN)/lint-imports
 
 format: install

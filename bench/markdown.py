@@ -1,15 +1,37 @@
-"""The table each ``make bench`` run appends to ``docs/benchmarks.md``."""
+"""The tables of a ``make bench`` run: appended to the run history
+(``docs/benchmarks-history.md``) and written over the latest run's in
+``docs/benchmarks.md``, between two markers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+LATEST_BEGINS = "<!-- latest run: written by make bench (bench/markdown.py) -->"
+LATEST_ENDS = "<!-- end of the latest run -->"
 
-def append_table(path: Path, report: dict[str, Any]) -> None:
+
+def record_run(report: dict[str, Any], *, latest: Path, history: Path) -> None:
+    """Append the run's tables to ``history``; put them in ``latest`` in place of the
+    previous run's (between the markers; at the end, with them, if they are missing)."""
+    tables = run_tables(report)
+    with history.open("a") as handle:
+        handle.write("\n" + tables)
+    text = latest.read_text()
+    block = f"{LATEST_BEGINS}\n\n{tables}\n{LATEST_ENDS}"
+    if LATEST_BEGINS in text and LATEST_ENDS in text:
+        head, rest = text.split(LATEST_BEGINS, 1)
+        tail = rest.split(LATEST_ENDS, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    latest.write_text(text)
+
+
+def run_tables(report: dict[str, Any]) -> str:
+    """The run's heading and tables, in Markdown."""
     m = report["machine"]
     lines = [
-        "",
         f"### Run of {report['when']}",
         "",
         f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, "
@@ -76,8 +98,7 @@ def append_table(path: Path, report: dict[str, Any]) -> None:
             for name, latency in onsale["latency_ms"].items():
                 count = onsale.get("requests", {}).get(name, "")
                 lines.append(f"| {name} | {count} | {latency['p50']:.1f} | {latency['p99']:.1f} |")
-    with path.open("a") as handle:
-        handle.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def _per_request(result: dict[str, Any], groups: str | tuple[str, ...], cores: int) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from adapters import redis
-from adapters.redis.queue_store import RedisQueueStore
+from adapters.redis import RedisQueueStore
 from adapters.tokens import JwtTokenCodec
 from concert_core.domain import ConcertId, TokenClaims, TokenId, UserId
 from concert_core.policy import Policy
@@ -80,7 +80,9 @@ async def main() -> None:
         codec = JwtTokenCodec("bench-parts-secret-of-enough-length-0123")
         timed(
             "JWT signed (token issue)",
-            lambda: codec.encode(TokenClaims(TokenId(uuid.uuid4()), UserId(uuid.uuid4()), 1, 1)),
+            lambda: codec.encode(
+                TokenClaims(TokenId(uuid.uuid4()), UserId(uuid.uuid4()), ConcertId(1), 1)
+            ),
         )
         await memory_by_key(client, store)
     finally:

@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 
 from adapters.sql import SqlUnitOfWorkFactory, create_engine
-from bench import wrk
 from bench.ceilings import CREATE, TABLE
-from bench.run import CONCERT, migrated_database, service_env
+from bench.cpu import cpu_by_group
+from bench.servers import concert_executable
+from bench.stores import migrated_database, service_env
 from concert_core.domain import ConcertId, ReservationId, SeatKey, SeatNo, TokenId, UserId
 from concert_core.ports import HoldRequest
 
@@ -31,7 +32,7 @@ FIRST = dt.date(2027, 3, 6)
 
 
 def postgres_cpu_seconds() -> float:
-    return wrk.cpu_by_group().get("postgres", 0.0)
+    return cpu_by_group().get("postgres", 0.0)
 
 
 async def measure(
@@ -92,7 +93,7 @@ async def run(url: str) -> None:
 def main() -> None:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     with migrated_database(namespace) as url:
-        seed = [*CONCERT, "seed", "--concerts", "1", "--dates", "160"]
+        seed = [concert_executable(), "seed", "--concerts", "1", "--dates", "160"]
         subprocess.run(seed, env=service_env(url, namespace), check=True, capture_output=True)
         asyncio.run(run(url))
 

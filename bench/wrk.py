@@ -3,8 +3,8 @@
 Every script ends with the same ``done`` callback, which prints one line
 ``BENCH {json}``: requests, duration, errors, non-2xx replies and latency
 percentiles. A script that needs per-request data (tokens, seats) reads it from a
-file, one request's worth per line, each line used once per run (``ONCE``) or in
-turn (``CYCLE``).
+file, one request's worth per line, the wrk threads taking the lines in turn
+(``next_line``, from the top again after the last).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from attrs import frozen
+
+from bench.cpu import cpu_by_group
 
 DONE = r"""
 done = function(summary, latency, requests)
@@ -59,27 +61,8 @@ end
 """
 
 
-CPU_GROUPS = {"redis-server": "redis", "postgres": "postgres", "wrk": "wrk"}
-"""Processes whose CPU a run reports by name; any other busy process is ``other``
-(the service's workers, unless something else shares the machine)."""
-
-
-def cpu_by_group() -> dict[str, float]:
-    """CPU seconds (user + system) so far of every process, summed by group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    totals: dict[str, float] = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        group = CPU_GROUPS.get(name, "other")
-        totals[group] = totals.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    return totals
+CONNECTIONS = 64
+"""Connections wrk keeps open, in every run of the bench."""
 
 
 @frozen
@@ -154,7 +137,7 @@ def run(
     lua: str,
     *,
     seconds: float = 10,
-    connections: int = 64,
+    connections: int = CONNECTIONS,
     threads: int = 2,
 ) -> Result:
     """Run wrk against ``url`` with the script ``lua``; its CPU time is the client's."""

@@ -45,7 +45,7 @@ class ManualClock:
 
 class SharedClock:
     """Time as a shared store tells it, so that every instance judges the rules by one
-    clock (SPEC section 7), without a round trip per reading.
+    clock (docs/contract.md §7), without a round trip per reading.
 
     ``source`` reads the shared clock (the database's ``clock_timestamp()``, Redis's
     ``TIME``). It is read again when the last reading is ``resync_every`` old; in

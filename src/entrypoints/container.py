@@ -3,21 +3,23 @@
 Storage is a ``Resource`` opened in the app's lifespan or the CLI command and closed
 with it, never at import time:
 
-    container = Container(settings=Settings.from_env(os.environ))
-    await container.init_resources()
-    service = await container.service()
-    await service.list_concerts()  # use the service
-    await container.shutdown_resources()
+    async with opened(Container(settings=Settings.from_env(os.environ))) as (_, service):
+        await service.list_concerts()  # use the service
+
+Work on storage that comes before any service (migrating the schema, checking that
+storage takes its settings) lives beside it, in ``entrypoints.storage_admin``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from operator import attrgetter
+from typing import TypeVar
 
 from attrs import evolve, frozen
 from dependency_injector import containers, providers
@@ -34,6 +36,8 @@ from concert_core import ConcertService
 from concert_core.ports import Clock, IdempotencyStore, QueueStore, UnitOfWorkFactory
 from entrypoints.settings import Settings
 
+_T = TypeVar("_T")
+
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 """Reports whether each backing service (``database``, ``queue``) answers."""
 
@@ -42,14 +46,14 @@ HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 class Storage:
     """What one adapter family provides the service with."""
 
-    uow: UnitOfWorkFactory
+    uow_factory: UnitOfWorkFactory
     queue: QueueStore
     idempotency: IdempotencyStore
     token_secret: str
     health: HealthCheck
     clock: Clock
     """The clock the rules are judged by: one that every instance sharing the storage
-    shares (SPEC section 7)."""
+    shares (docs/contract.md §7)."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
@@ -102,7 +106,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         return {"database": database, "queue": database}
 
     return Storage(
-        uow=sql.SqlUnitOfWorkFactory(engine),
+        uow_factory=sql.SqlUnitOfWorkFactory(engine),
         queue=sql.SqlQueueStore(engine, settings.policy),
         idempotency=sql.SqlIdempotencyStore(engine, settings.policy),
         token_secret=secret,
@@ -118,7 +122,7 @@ def _memory_storage(settings: Settings) -> Storage:
         return {"database": True, "queue": True}
 
     return Storage(
-        uow=MemoryUnitOfWorkFactory(MemoryDatabase()),
+        uow_factory=MemoryUnitOfWorkFactory(MemoryDatabase()),
         queue=MemoryQueueStore(settings.policy),
         idempotency=MemoryIdempotencyStore(settings.policy),
         token_secret=settings.token_secret or secrets.token_urlsafe(48),
@@ -129,7 +133,7 @@ def _memory_storage(settings: Settings) -> Storage:
 
 def build_service(storage: Storage, clock: Clock, settings: Settings) -> ConcertService:
     return ConcertService.build(
-        uow_factory=storage.uow,
+        uow_factory=storage.uow_factory,
         queue=storage.queue,
         idempotency=storage.idempotency,
         codec=CachingTokenCodec(JwtTokenCodec(storage.token_secret)),
@@ -143,3 +147,24 @@ class Container(containers.DeclarativeContainer):
     storage = providers.Resource(open_storage, settings)
     clock = providers.Callable(attrgetter("clock"), storage)
     service = providers.Singleton(build_service, storage, clock, settings)
+
+
+@contextlib.asynccontextmanager
+async def opened(container: Container) -> AsyncIterator[tuple[Storage, ConcertService]]:
+    """The container's storage, open while the block runs and closed after it, and the
+    service built on it."""
+    try:
+        await resolved(container.init_resources())
+        storage = await resolved(container.storage())
+        yield storage, await resolved(container.service())
+    finally:
+        await resolved(container.shutdown_resources())
+
+
+async def resolved(value: _T | Awaitable[_T]) -> _T:
+    """What a container call gives: dependency-injector returns an awaitable when an
+    async resource is involved, and the plain value when a test overrides it with an
+    object."""
+    if inspect.isawaitable(value):
+        return await value
+    return value

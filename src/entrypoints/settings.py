@@ -1,4 +1,4 @@
-"""The one place that reads the environment: ``CONCERT_`` variables (SPEC section 5)."""
+"""The one place that reads the environment: ``CONCERT_`` variables (docs/contract.md §5)."""
 
 from __future__ import annotations
 
@@ -106,6 +106,8 @@ def _database_url(raw: str) -> str:
 
 
 SUPPORTED_REDIS = ("redis://", "rediss://", "unix://")
+_redis_url_options: Callable[[str], dict[str, object]] = parse_url
+"""redis-py's own reading of a URL's query options (its function is unannotated)."""
 
 
 def _redis_url(raw: str) -> str:
@@ -114,7 +116,7 @@ def _redis_url(raw: str) -> str:
         raise ValueError(expected)
     try:
         parts = urlsplit(raw)
-        parse_url(raw)  # the options redis-py reads from the query, checked now
+        _redis_url_options(raw)  # the options redis-py reads from the query, checked now
         parts.port  # noqa: B018  (raises for a port that is not a number)
     except (ValueError, TypeError) as error:
         raise ValueError(f"{expected}: {error}") from None

@@ -212,8 +212,8 @@ async def test_hold_limit_reached(api: Api, concert: Concert) -> None:
 
 
 async def test_idempotency_in_progress_while_the_first_request_runs(api: Api) -> None:
-    gate = GatedUnitOfWorkFactory(api.storage.uow)
-    storage = attrs.evolve(api.storage, uow=cast(UnitOfWorkFactory, gate))
+    gate = GatedUnitOfWorkFactory(api.storage.uow_factory)
+    storage = attrs.evolve(api.storage, uow_factory=cast(UnitOfWorkFactory, gate))
     api.app.state.service = build_service(storage, api.clock, api.settings)
     user = str(uuid.uuid4())
 
@@ -278,7 +278,7 @@ async def test_service_unavailable_when_the_queue_cannot_be_reached(
 
 
 async def test_service_unavailable_when_the_database_cannot_be_reached(api: Api) -> None:
-    storage = attrs.evolve(api.storage, uow=_Unreachable())
+    storage = attrs.evolve(api.storage, uow_factory=_Unreachable())
     api.app.state.service = build_service(storage, api.clock, api.settings)
 
     for reply in (

@@ -56,9 +56,12 @@ from adapters.memory import (
     MemoryUnitOfWorkFactory,
 )
 from adapters.redis import RedisIdempotencyStore, RedisQueueStore
-from adapters.redis.queue_store import _token as redis_token
+from adapters.redis.packing import token_from_row as redis_token
 from adapters.sql import tables as t
-from adapters.sql.repositories import _entry, _payment, _reservation, _seat
+from adapters.sql.payments import _payment
+from adapters.sql.reservations import _reservation
+from adapters.sql.seats import _seat
+from adapters.sql.wallets import _entry
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
 from concert_core.domain import (

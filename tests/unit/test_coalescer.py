@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from adapters.redis.queue_store import Coalescer
+from adapters.redis.coalescer import Coalescer
 
 T0 = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from attrs import define
 
-from concert_core.domain import IdempotencyInProgressError, IdempotencyKeyReusedError
+from concert_core.domain import ClaimVerdict, HeldKey, judge_claim
 from concert_core.policy import Policy
 from concert_core.ports import IdempotencyKey, JsonValue
 
@@ -23,20 +23,21 @@ class _Claim:
 
 
 class MemoryIdempotencyStore:
-    """Keys live for the policy's retention after their request started, plus the lease.
+    """Claims judged by ``judge_claim``. Keys live for the policy's retention after
+    their request started, plus the lease.
 
     Claims are kept in the order they were made, so expiry pops from the front.
     """
 
     def __init__(self, policy: Policy) -> None:
-        self._policy = policy
+        self._lease = policy.idempotency_lease
+        self._kept_for = policy.idempotency_retention + policy.idempotency_lease
         self._claims: dict[IdempotencyKey, _Claim] = {}
 
     def _forget_old(self, now: dt.datetime) -> None:
-        keep_for = self._policy.idempotency_retention + self._policy.idempotency_lease
         while self._claims:
             key, claim = next(iter(self._claims.items()))
-            if now - claim.started_at <= keep_for:
+            if now - claim.started_at <= self._kept_for:
                 return
             del self._claims[key]
 
@@ -45,18 +46,13 @@ class MemoryIdempotencyStore:
     ) -> Mapping[str, JsonValue] | None:
         self._forget_old(now)
         claim = self._claims.get(key)
+        held = None
         if claim is not None:
-            if claim.fingerprint != fingerprint:
-                raise IdempotencyKeyReusedError(
-                    "this Idempotency-Key was first used with a different request"
-                )
-            if claim.result is not None:
-                return copy.deepcopy(claim.result)
-            if now - claim.started_at < self._policy.idempotency_lease:
-                raise IdempotencyInProgressError(
-                    "a request with this Idempotency-Key is still running"
-                )
-            del self._claims[key]  # the first run died; this one takes over
+            held = HeldKey(claim.fingerprint, claim.started_at, finished=claim.result is not None)
+        verdict = judge_claim(held, fingerprint, now, lease=self._lease, kept_for=self._kept_for)
+        if verdict is ClaimVerdict.RESULT and claim is not None:
+            return copy.deepcopy(claim.result)
+        self._claims.pop(key, None)  # the first run died; this one takes over (at the back)
         self._claims[key] = _Claim(fingerprint, claim_id, now)
         return None
 

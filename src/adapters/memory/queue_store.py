@@ -19,6 +19,7 @@ from concert_core.domain import (
     TokenStatus,
     UserId,
 )
+from concert_core.domain.queue import settle
 from concert_core.policy import Policy
 
 
@@ -72,10 +73,10 @@ class MemoryQueueStore:
 
     def _settle(self, token: QueueToken, now: dt.datetime) -> TokenStatus:
         """Apply time: a lapsed token is ended now. Returns its status at ``now``."""
-        status = self._status(token, now)
-        if status is TokenStatus.EXPIRED and token.status is not TokenStatus.EXPIRED:
+        settled = settle(token, now, self._policy.idle_timeout)
+        if settled.lapsed:
             self._end(token)
-        return status
+        return settled.status
 
     def _see(self, token: QueueToken, now: dt.datetime) -> None:
         """Record a sighting of a WAITING token: its idle deadline moves on."""

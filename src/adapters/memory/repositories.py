@@ -15,7 +15,6 @@ from concert_core.domain import (
     ConcertId,
     DateAvailability,
     HoldExpiredError,
-    HoldLimitReachedError,
     IdempotencyInProgressError,
     LedgerEntry,
     Money,
@@ -33,6 +32,7 @@ from concert_core.domain import (
     UserId,
     Wallet,
 )
+from concert_core.domain.hold_limit import check_hold_limit
 from concert_core.domain.seating import seats_for_date
 from concert_core.domain.values import SEATS_PER_DATE
 from concert_core.ports import HoldOutcome, HoldRequest
@@ -124,12 +124,8 @@ class MemorySeatRepository(_Repository):
             return HoldOutcome(attrs.evolve(mine), created=False)
         seat = attrs.evolve(stored)
         seat.hold(request.user_id, request.reservation_id, request.now, request.until)
-        if self._live_holds(request.user_id, request.seat.concert_id, request.now) >= (
-            request.max_holds
-        ):
-            raise HoldLimitReachedError(
-                f"a user holds at most {request.max_holds} seats per concert"
-            )
+        live_holds = self._live_holds(request.user_id, request.seat.concert_id, request.now)
+        check_hold_limit(live_holds, request.max_holds)
         reservation = Reservation.hold(
             request.reservation_id,
             request.user_id,

@@ -1,3 +1,6 @@
+"""A unit of work over the in-memory database: one serialisable transaction, rolled
+back unless committed."""
+
 from __future__ import annotations
 
 from types import TracebackType

@@ -12,7 +12,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from adapters.redis.queue_store import unavailable_on_redis_errors
+from adapters.redis.errors import unavailable_on_redis_errors
 
 _log = logging.getLogger(__name__)
 

@@ -3,19 +3,17 @@ the idempotency store, on SQLite (embedded) or PostgreSQL (scaled)."""
 
 from __future__ import annotations
 
+from adapters.sql.catalogue import SqlCatalogueRepository
 from adapters.sql.engine import create_engine, database_time, ping
 from adapters.sql.idempotency import SqlIdempotencyStore
 from adapters.sql.migrate import current_revision, head_revision, upgrade
+from adapters.sql.payments import SqlPaymentRepository
 from adapters.sql.queue_store import SqlQueueStore
-from adapters.sql.repositories import (
-    SqlCatalogueRepository,
-    SqlPaymentRepository,
-    SqlReservationRepository,
-    SqlSeatRepository,
-    SqlWalletRepository,
-)
+from adapters.sql.reservations import SqlReservationRepository
+from adapters.sql.seats import SqlSeatRepository
 from adapters.sql.secret_store import stored_secret
 from adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
+from adapters.sql.wallets import SqlWalletRepository
 
 __all__ = [
     "SqlCatalogueRepository",

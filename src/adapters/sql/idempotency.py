@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sql import tables as t
-from adapters.sql.engine import storage_errors
-from concert_core.domain import IdempotencyInProgressError, IdempotencyKeyReusedError
+from adapters.sql.transactions import retrying_insert_races, transaction
+from concert_core.domain import ClaimVerdict, HeldKey, judge_claim
 from concert_core.policy import Policy
 from concert_core.ports import IdempotencyKey, JsonValue
 
@@ -26,7 +24,8 @@ def _is(key: IdempotencyKey) -> Any:
 
 
 class SqlIdempotencyStore:
-    """One row per (user, operation, key), claimed by one run at a time.
+    """One row per (user, operation, key), claimed by one run at a time, by the rule of
+    ``judge_claim``.
 
     A key is kept for the policy's retention after its request started (plus the
     lease); an older row is taken over by the next request with that key as if new.
@@ -34,64 +33,43 @@ class SqlIdempotencyStore:
 
     def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
         self._engine = engine
-        self._policy = policy
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        with storage_errors():
-            async with self._engine.begin() as connection:
-                yield connection
+        self._lease = policy.idempotency_lease
+        self._kept_for = policy.idempotency_retention + policy.idempotency_lease
 
     async def begin(
         self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
     ) -> Mapping[str, JsonValue] | None:
-        for _ in range(2):
-            try:
-                return await self._begin(key, fingerprint, claim_id, now)
-            except IntegrityError:
-                continue  # a concurrent request inserted the key between read and insert
-        return await self._begin(key, fingerprint, claim_id, now)
+        # A concurrent request may insert the key between this one's read and insert.
+        return await retrying_insert_races(lambda: self._begin(key, fingerprint, claim_id, now))
 
     async def _begin(
         self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
     ) -> Mapping[str, JsonValue] | None:
-        keep_for = self._policy.idempotency_retention + self._policy.idempotency_lease
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             row = (
                 await c.execute(select(t.idempotency_keys).where(_is(key)).with_for_update())
             ).first()
-            if row is not None and now - row.started_at > keep_for:
-                await c.execute(delete(t.idempotency_keys).where(_is(key)))
-                row = None
+            held = None
+            if row is not None:
+                held = HeldKey(row.fingerprint, row.started_at, finished=row.result is not None)
+            verdict = judge_claim(
+                held, fingerprint, now, lease=self._lease, kept_for=self._kept_for
+            )
+            if verdict is ClaimVerdict.RESULT:
+                assert row is not None
+                result: dict[str, JsonValue] = row.result
+                return result
+            claim = {"fingerprint": fingerprint, "claim_id": claim_id, "started_at": now}
             if row is None:
                 await c.execute(
                     t.idempotency_keys.insert().values(
-                        user_id=key.user_id,
-                        operation=key.operation,
-                        key=key.key,
-                        fingerprint=fingerprint,
-                        claim_id=claim_id,
-                        started_at=now,
+                        user_id=key.user_id, operation=key.operation, key=key.key, **claim
                     )
                 )
-                return None
-            if row.fingerprint != fingerprint:
-                raise IdempotencyKeyReusedError(
-                    "this Idempotency-Key was first used with a different request"
+            else:  # kept past its time, or its first run died (its lease ran out)
+                await c.execute(
+                    update(t.idempotency_keys).where(_is(key)).values(**claim, result=None)
                 )
-            if row.result is not None:
-                result: dict[str, JsonValue] = row.result
-                return result
-            if now - row.started_at < self._policy.idempotency_lease:
-                raise IdempotencyInProgressError(
-                    "a request with this Idempotency-Key is still running"
-                )
-            # The first run died (its lease ran out); this one takes over.
-            await c.execute(
-                update(t.idempotency_keys)
-                .where(_is(key))
-                .values(claim_id=claim_id, started_at=now, result=None)
-            )
             return None
 
     async def complete(
@@ -101,7 +79,7 @@ class SqlIdempotencyStore:
         result: Mapping[str, JsonValue],
         now: dt.datetime,
     ) -> None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             await c.execute(
                 update(t.idempotency_keys)
                 .where(_is(key), _k.claim_id == claim_id, _k.result.is_(None))
@@ -109,7 +87,7 @@ class SqlIdempotencyStore:
             )
 
     async def abandon(self, key: IdempotencyKey, claim_id: UUID) -> None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             await c.execute(
                 delete(t.idempotency_keys).where(
                     _is(key), _k.claim_id == claim_id, _k.result.is_(None)

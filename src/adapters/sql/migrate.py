@@ -11,7 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sql.engine import storage_errors
+from adapters.sql.engine import is_postgres, storage_errors
+from adapters.sql.transactions import transaction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,13 +33,12 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    with storage_errors():
-        async with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # A migration may rewrite a big table: no request-sized time limits.
-                await connection.execute(text("SET LOCAL statement_timeout = 0"))
-                await connection.execute(text("SET LOCAL lock_timeout = 0"))
-            await connection.run_sync(run)
+    async with transaction(engine) as connection:
+        if is_postgres(connection):
+            # A migration may rewrite a big table: no request-sized time limits.
+            await connection.execute(text("SET LOCAL statement_timeout = 0"))
+            await connection.execute(text("SET LOCAL lock_timeout = 0"))
+        await connection.run_sync(run)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

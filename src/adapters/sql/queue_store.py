@@ -12,17 +12,14 @@ are locked ``FOR UPDATE`` before they change. SQLite's one write lock
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.sql import tables as t
-from adapters.sql.engine import storage_errors
-from adapters.sql.repositories import advisory_lock
+from adapters.sql.dialect import advisory_lock
+from adapters.sql.transactions import retrying_insert_races, transaction
 from concert_core.domain import (
     ConcertId,
     IssueOutcome,
@@ -33,13 +30,13 @@ from concert_core.domain import (
     TokenStatus,
     UserId,
 )
+from concert_core.domain.queue import settle
 from concert_core.policy import Policy
 
 _q = t.queue_tokens.c
 _LIVE = (TokenStatus.WAITING.value, TokenStatus.ACTIVE.value)
 _CHUNK = 5_000
 """Rows per ``IN (...)`` list: drivers cap bind parameters (asyncpg at 32,767)."""
-_ATTEMPTS = 3
 
 
 def _token(row: Row[Any]) -> QueueToken:
@@ -59,12 +56,6 @@ class SqlQueueStore:
     def __init__(self, engine: AsyncEngine, policy: Policy) -> None:
         self._engine = engine
         self._policy = policy
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        with storage_errors():
-            async with self._engine.begin() as connection:
-                yield connection
 
     # -- helpers (inside one transaction) --------------------------------------------
 
@@ -90,10 +81,11 @@ class SqlQueueStore:
         return bool(result.rowcount == 1)
 
     async def _settle(self, c: AsyncConnection, token: QueueToken, now: dt.datetime) -> TokenStatus:
-        status = token.status_at(now, self._policy.idle_timeout)
-        if status is TokenStatus.EXPIRED and token.status is not TokenStatus.EXPIRED:
+        """Apply time: a lapsed token is ended now. Returns its status at ``now``."""
+        settled = settle(token, now, self._policy.idle_timeout)
+        if settled.lapsed:
             await self._end(c, token)
-        return status
+        return settled.status
 
     async def _see(self, c: AsyncConnection, token: QueueToken, now: dt.datetime) -> None:
         token.see(now)
@@ -139,17 +131,13 @@ class SqlQueueStore:
     async def issue(
         self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> IssueOutcome:
-        for _ in range(_ATTEMPTS - 1):
-            try:
-                return await self._issue(user_id, concert_id, token_id, now)
-            except IntegrityError:
-                continue  # another request of this user's inserted a live token first
-        return await self._issue(user_id, concert_id, token_id, now)
+        # Another request of this user's may insert a live token first.
+        return await retrying_insert_races(lambda: self._issue(user_id, concert_id, token_id, now))
 
     async def _issue(
         self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> IssueOutcome:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             await advisory_lock(c, concert_id, shared=True)
             row = (
                 await c.execute(
@@ -191,7 +179,7 @@ class SqlQueueStore:
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             row = (
                 await c.execute(
                     select(t.queue_tokens).where(
@@ -207,7 +195,7 @@ class SqlQueueStore:
     async def poll(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             token = await self._find(c, concert_id, token_id)
             if token is None:
                 return None
@@ -219,7 +207,7 @@ class SqlQueueStore:
     async def expire(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueueToken | None:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             token = await self._find(c, concert_id, token_id)
             if token is None or await self._settle(c, token, now) is TokenStatus.EXPIRED:
                 return None
@@ -228,7 +216,7 @@ class SqlQueueStore:
     async def extend_active(
         self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
     ) -> bool:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             token = await self._find(c, concert_id, token_id)
             if token is None or await self._settle(c, token, now) is not TokenStatus.ACTIVE:
                 return False
@@ -276,7 +264,7 @@ class SqlQueueStore:
         return ended
 
     async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             await advisory_lock(c, concert_id)
             await self._lapsed(c, concert_id, now, None)
             active = (
@@ -326,12 +314,12 @@ class SqlQueueStore:
     async def expire_lapsed(
         self, concert_id: ConcertId, now: dt.datetime, limit: int
     ) -> list[QueueToken]:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
             await advisory_lock(c, concert_id)  # one order of token locks with `admit`
             return await self._lapsed(c, concert_id, now, limit)
 
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
-        async with self._transaction() as c:
+        async with transaction(self._engine) as c:
 
             async def count(*where: Any) -> int:
                 query = select(func.count()).select_from(t.queue_tokens)

@@ -8,14 +8,12 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sql.catalogue import SqlCatalogueRepository
 from adapters.sql.engine import as_unavailable, storage_errors
-from adapters.sql.repositories import (
-    SqlCatalogueRepository,
-    SqlPaymentRepository,
-    SqlReservationRepository,
-    SqlSeatRepository,
-    SqlWalletRepository,
-)
+from adapters.sql.payments import SqlPaymentRepository
+from adapters.sql.reservations import SqlReservationRepository
+from adapters.sql.seats import SqlSeatRepository
+from adapters.sql.wallets import SqlWalletRepository
 
 _log = logging.getLogger(__name__)
 

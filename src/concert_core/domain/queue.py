@@ -125,6 +125,25 @@ class QueueToken:
 
 
 @frozen
+class Settlement:
+    """A token judged at an instant: what a store must do about it."""
+
+    status: TokenStatus
+    """Its state at the instant, lapses included."""
+    lapsed: bool
+    """Stored WAITING or ACTIVE but EXPIRED at the instant: the store ends it now."""
+
+
+def settle(token: QueueToken, now: dt.datetime, idle_timeout: dt.timedelta) -> Settlement:
+    """Apply time to a stored token: the rule every queue store settles a token by
+    before acting on it (``settle`` in the Redis scripts' ``queue_common.lua`` mirrors
+    it)."""
+    status = token.status_at(now, idle_timeout)
+    lapsed = status is TokenStatus.EXPIRED and token.status is not TokenStatus.EXPIRED
+    return Settlement(status, lapsed)
+
+
+@frozen
 class QueuePlace:
     """A token as seen at an instant, with its place in line while WAITING."""
 

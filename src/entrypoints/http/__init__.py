@@ -1,5 +1,5 @@
 """The REST API (Litestar): ``create_app(settings)`` builds it."""
 
-from entrypoints.http.app import create_app, start_background
+from entrypoints.http.app import create_app
 
-__all__ = ["create_app", "start_background"]
+__all__ = ["create_app"]

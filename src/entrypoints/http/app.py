@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,7 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from concert_core import ConcertService
 from entrypoints.background import SWEEP_INTERVAL, repeat
-from entrypoints.container import Container
+from entrypoints.container import Container, opened
 from entrypoints.http.controllers import (
     ConcertController,
     OpsController,
@@ -31,10 +30,10 @@ from entrypoints.http.controllers import (
     ReservationController,
     UserController,
 )
-from entrypoints.http.controllers._common import QUEUE_TOKEN_SCHEME
+from entrypoints.http.controllers.parameters import QUEUE_TOKEN_SCHEME
+from entrypoints.http.decoding import JsonRequest
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
 from entrypoints.http.metrics import Metrics, TimingMiddleware
-from entrypoints.http.schemas import JsonRequest
 from entrypoints.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -80,7 +79,7 @@ def create_app(
     """The HTTP API over the service ``settings`` (or a ready ``container``) describes.
 
     ``background=True`` also runs the admission and expiry loops while the app lives
-    (see :func:`start_background`); with ``False`` nothing runs in the background.
+    (see :func:`_start_background`); with ``False`` nothing runs in the background.
     """
     if container is None:
         container = Container(settings=settings)
@@ -88,17 +87,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await _maybe_await(container.init_resources())
-        try:
-            app.state.storage = await _maybe_await(container.storage())
-            app.state.service = await _maybe_await(container.service())
-            tasks = await start_background(app) if background else []
+        async with opened(container) as (storage, service):
+            app.state.storage = storage
+            app.state.service = service
+            tasks = await _start_background(app) if background else []
             try:
                 yield
             finally:
                 await _stop(tasks)
-        finally:
-            await _maybe_await(container.shutdown_resources())
 
     api = Router(
         API_PREFIX,
@@ -125,7 +121,7 @@ def create_app(
     )
 
 
-async def start_background(app: Litestar) -> list[asyncio.Task[None]]:
+async def _start_background(app: Litestar) -> list[asyncio.Task[None]]:
     """Start the admission and expiry loops for the app's lifetime (``background=True``);
     the lifespan cancels and awaits them on shutdown."""
     service: ConcertService = app.state.service
@@ -146,14 +142,6 @@ async def _stop(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def _maybe_await(value: Any) -> Any:
-    """dependency-injector returns an awaitable when an async resource is involved, and
-    the plain value when a test overrides it with an object."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 def _dependencies() -> dict[str, Provide]:
@@ -226,4 +214,4 @@ def _openapi_config() -> OpenAPIConfig:
     )
 
 
-__all__ = ["create_app", "start_background"]
+__all__ = ["create_app"]

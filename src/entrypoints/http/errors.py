@@ -1,7 +1,7 @@
 """Errors as RFC 9457 problem details (``application/problem+json``).
 
 One table, :data:`PROBLEMS`, maps every error code to its HTTP status and title: the
-domain's codes (SPEC section 4's error table) and the few the transport adds
+domain's codes (the error table of docs/contract.md §4) and the few the transport adds
 (``METHOD_NOT_ALLOWED``, ``PAYLOAD_TOO_LARGE``, ``INTERNAL_ERROR``). Litestar's own
 rejections (a body or parameter that does not parse, an unknown route) are turned into
 the same problems, so no request, however malformed, gets anything else.

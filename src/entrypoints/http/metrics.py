@@ -15,8 +15,9 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
+from litestar import Request
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,9 +32,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from concert_core import ConcertService
 from concert_core.domain import QueueStats
-
-if TYPE_CHECKING:
-    pass
 
 MEDIA_TYPE = CONTENT_TYPE_LATEST.removesuffix("; charset=utf-8")
 """Prometheus' text format; Litestar adds the charset of a text/ type itself."""
@@ -145,6 +143,12 @@ class Metrics:
             if latency is None:
                 latency = self._latencies[key[:2]] = self.latency.labels(route, method)
             latency.observe(time.perf_counter() - started)
+
+
+def app_metrics(request: Request[Any, Any, Any]) -> Metrics:
+    """The app's metrics (read from its state, like the service the use cases come from)."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
 
 
 class TimingMiddleware(ASGIMiddleware):

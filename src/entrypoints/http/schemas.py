@@ -1,24 +1,19 @@
-"""The HTTP API's bodies: msgspec Structs, apart from the domain (SPEC section 4).
+"""The HTTP API's bodies: msgspec Structs, apart from the domain (docs/contract.md §4).
 
-Requests are decoded twice: leniently by Litestar (for its OpenAPI document and
-first checks), then strictly by :func:`strict_body`, so that ``"5"``, ``5.0`` or
-``true`` is never taken for the integer 5. Replies are built from use-case results
-by the ``of`` constructors. Dates are ``YYYY-MM-DD``, datetimes ISO 8601 with a
-timezone, ids strings, money integer won.
+Replies are built from use-case results by the ``of`` constructors. Dates are
+``YYYY-MM-DD``, datetimes ISO 8601 with a timezone, ids strings, money integer won.
+Requests are decoded into these by ``entrypoints.http.decoding``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-import msgspec
-from litestar import Request
-from litestar.exceptions import ClientException
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from concert_core.domain import Concert, DateAvailability, Payment, ValidationError
+from concert_core.domain import Concert, DateAvailability, Payment
 from concert_core.domain.values import MAX_CHARGE, MAX_PRICE, MIN_CHARGE, SEATS_PER_DATE
 from concert_core.use_cases import (
     Balance,
@@ -30,9 +25,8 @@ from concert_core.use_cases import (
 )
 from concert_core.use_cases.pay import MAX_RESERVATIONS_PER_PAYMENT
 
-S = TypeVar("S", bound=Struct)
-
 MAX_CONCERT_ID = 2**63 - 1
+"""The largest concert id the API takes (a signed 64-bit integer)."""
 
 _USER = "3f2b8a4e-6f1d-4c2e-9a57-0b8c1d2e3f40"
 _RESERVATION = "9b1de2a0-5c6f-4f0e-8a3b-7d2c1e0f9a18"
@@ -118,40 +112,6 @@ class ChargeRequest(Struct, kw_only=True):
             examples=[200_000],
         ),
     ]
-
-
-async def strict_body(request: Request[Any, Any, Any], data: S) -> S:
-    """``data`` decoded again from the raw body, strictly: no type is coerced.
-
-    Litestar has already checked the body leniently (it turns ``"5"`` into 5); this
-    pass rejects whatever only that leniency let through, and a body that is not
-    declared as JSON.
-    """
-    content_type = request.headers.get("content-type")
-    if content_type is not None:
-        media = content_type.split(";", 1)[0].strip().lower()
-        if media != "application/json" and not media.endswith("+json"):
-            raise ValidationError("the body must be JSON, sent as Content-Type: application/json")
-    try:
-        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
-    except msgspec.ValidationError as error:
-        raise ValidationError(f"invalid body: {error}") from None
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        raise ValidationError("the body is not valid JSON") from None
-
-
-class JsonRequest(Request[Any, Any, Any]):
-    """The app's request class: a body msgspec cannot decode is a client error.
-
-    msgspec raises ``UnicodeDecodeError`` for invalid UTF-8 inside a JSON string and
-    ``RecursionError`` for absurd nesting; Litestar would let both through as a 500.
-    """
-
-    async def json(self) -> Any:
-        try:
-            return await super().json()
-        except (UnicodeDecodeError, RecursionError):
-            raise ClientException("the body is not valid JSON") from None
 
 
 # --- replies ----------------------------------------------------------------------------

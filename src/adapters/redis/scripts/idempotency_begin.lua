@@ -1,3 +1,4 @@
+-- Mirrors concert_core.domain.idempotency.judge_claim: change the two together.
 -- begin: claim a key, or report what holds it. Every rule is judged by ARGV's now.
 -- KEYS 1 the key's hash: fp (fingerprint), claim (claim id), started (us), result (JSON,
 --        once completed).

@@ -1,4 +1,4 @@
-"""One controller per resource of SPEC section 4."""
+"""One controller per resource of the REST API (docs/contract.md §4)."""
 
 from entrypoints.http.controllers.concerts import ConcertController
 from entrypoints.http.controllers.ops import OpsController

@@ -15,13 +15,8 @@ from concert_core.use_cases import (
     ListSeats,
     ListSeatsQuery,
 )
-from entrypoints.http.controllers._common import (
-    SECURED,
-    ConcertIdPath,
-    DatePath,
-    bearer_token,
-    parse_concert_id,
-)
+from entrypoints.http.controllers.parameters import SECURED, ConcertIdPath, DatePath
+from entrypoints.http.decoding import bearer_token, parse_concert_id
 from entrypoints.http.errors import problem_responses
 from entrypoints.http.schemas import ConcertResponse, DateResponse, SeatMapResponse
 

@@ -10,15 +10,11 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from concert_core.use_cases import Idempotent, PayCommand, PaymentReceipt
-from entrypoints.http.controllers._common import (
-    SECURED,
-    IdempotencyKeyHeader,
-    app_metrics,
-    bearer_token,
-    idempotency_key_text,
-)
+from entrypoints.http.controllers.parameters import SECURED, IdempotencyKeyHeader
+from entrypoints.http.decoding import bearer_token, idempotency_key_text, strict_body
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.schemas import PaymentResponse, PayRequest, strict_body
+from entrypoints.http.metrics import app_metrics
+from entrypoints.http.schemas import PaymentResponse, PayRequest
 
 
 class PaymentController(Controller):

@@ -12,18 +12,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from concert_core.domain import TokenStatus
 from concert_core.use_cases import IssueToken, IssueTokenCommand, LeaveQueue, QueueStatus
-from entrypoints.http.controllers._common import RETRY_AFTER_WHILE_WAITING, SECURED, bearer_token
+from entrypoints.http.controllers.parameters import RETRY_AFTER_WHILE_WAITING, SECURED
+from entrypoints.http.decoding import bearer_token, strict_body
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.schemas import (
-    IssueTokenRequest,
-    QueueStatusResponse,
-    QueueTokenResponse,
-    strict_body,
-)
+from entrypoints.http.schemas import IssueTokenRequest, QueueStatusResponse, QueueTokenResponse
 
 
 def _retry_after(status: str, poll_after_seconds: int) -> dict[str, str]:
-    """SPEC: the HTTP reply sets ``Retry-After`` while the token is WAITING."""
+    """The reply sets ``Retry-After`` while the token is WAITING (docs/contract.md §4)."""
     if status == TokenStatus.WAITING:
         return {"Retry-After": str(poll_after_seconds)}
     return {}

@@ -11,14 +11,11 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from concert_core.use_cases import GetReservation, HoldSeat, HoldSeatCommand, ReleaseHold
-from entrypoints.http.controllers._common import (
-    SECURED,
-    ReservationIdPath,
-    app_metrics,
-    bearer_token,
-)
+from entrypoints.http.controllers.parameters import SECURED, ReservationIdPath
+from entrypoints.http.decoding import bearer_token, strict_body
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.schemas import HoldSeatRequest, ReservationResponse, strict_body
+from entrypoints.http.metrics import app_metrics
+from entrypoints.http.schemas import HoldSeatRequest, ReservationResponse
 
 
 class ReservationController(Controller):

@@ -1,4 +1,4 @@
-"""Wallets and payment history, by user. No token: a user is just a UUID (SPEC)."""
+"""Wallets and payment history, by user. No token: a user is just a UUID."""
 
 from __future__ import annotations
 
@@ -16,18 +16,10 @@ from concert_core.use_cases import (
     Idempotent,
     PaymentHistory,
 )
-from entrypoints.http.controllers._common import (
-    IdempotencyKeyHeader,
-    UserIdPath,
-    idempotency_key_text,
-)
+from entrypoints.http.controllers.parameters import IdempotencyKeyHeader, UserIdPath
+from entrypoints.http.decoding import idempotency_key_text, strict_body
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.schemas import (
-    BalanceResponse,
-    ChargeRequest,
-    PaymentRecordResponse,
-    strict_body,
-)
+from entrypoints.http.schemas import BalanceResponse, ChargeRequest, PaymentRecordResponse
 
 
 class UserController(Controller):

@@ -1,21 +1,20 @@
-"""What the controllers share: path parameters, the bearer token, OpenAPI bits.
+"""The parameters and headers the controllers declare, as the OpenAPI document shows
+them: path parameters, the ``Idempotency-Key`` header, the queue-token security and the
+``Retry-After`` reply header.
 
-Path parameters arrive as strings and are validated by the domain's own converters,
-so a bad one is a 400 VALIDATION_ERROR problem (not a 404 for a route that "does not
-match"); their OpenAPI schema still says what they are.
+Path parameters arrive as strings and are validated by the domain's own converters (or
+``entrypoints.http.decoding``), so a bad one is a 400 VALIDATION_ERROR problem (not a
+404 for a route that "does not match"); their OpenAPI schema still says what they are.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request
 from litestar.datastructures import ResponseHeader
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
 from litestar.params import HeaderParameter, PathParameter
 
-from concert_core.domain import TokenInvalidError, ValidationError
-from entrypoints.http.metrics import Metrics
 from entrypoints.http.schemas import MAX_CONCERT_ID
 
 QUEUE_TOKEN_SCHEME = "QueueToken"
@@ -73,34 +72,3 @@ RETRY_AFTER_WHILE_WAITING = ResponseHeader(
     required=False,
     description="While the token is WAITING: seconds to wait before polling again.",
 )
-
-
-def parse_concert_id(raw: str) -> int:
-    """A path's concert id: ASCII digits; the domain checks the range."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_CONCERT_ID)):
-        raise ValidationError("concert_id must be a positive integer")
-    return int(raw)
-
-
-def bearer_token(request: Request[Any, Any, Any]) -> str:
-    """The queue token of ``Authorization: Bearer <token>``; TOKEN_INVALID without one."""
-    header = request.headers.get("authorization")
-    if header is None:
-        raise TokenInvalidError("send the queue token as Authorization: Bearer <token>")
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        raise TokenInvalidError("the Authorization header must be Bearer <token>")
-    return token
-
-
-def app_metrics(request: Request[Any, Any, Any]) -> Metrics:
-    """The app's metrics (read from its state, like the service the use cases come from)."""
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-def idempotency_key_text(header: str | None) -> str | None:
-    """The key as sent, without the surrounding whitespace HTTP says is not part of a
-    header value (a proxy that trims it must not turn a retry into a new request)."""
-    return None if header is None else header.strip(" \t")

@@ -1,0 +1,114 @@
+"""A ``make bench`` run's record: its ratios checked against their targets, the machine
+it ran on, ``bench/results/latest.json`` written and the docs' tables with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench import markdown, wrk
+from bench.endpoints import CEILING_OF
+from bench.servers import ROOT, WORKERS
+
+TARGETS = {
+    "queue_status_vs_redis": (">=", 0.75),
+    "queue_issue_vs_redis": (">=", 0.60),
+    "hold_vs_pg_write": (">=", 0.50),
+    "pay_vs_pg_write": (">=", 0.35),
+    "position_1m_vs_1k_latency": ("<=", 1.2),
+    "redis_bytes_per_waiting_user": ("<=", 200),
+}
+LATEST_DOC = ROOT / "docs" / "benchmarks.md"
+"""Its latest run's tables are rewritten by every run."""
+HISTORY_DOC = ROOT / "docs" / "benchmarks-history.md"
+"""Every run's tables are appended to it."""
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "postgres": subprocess.run(
+            ["psql", "--version"], capture_output=True, text=True
+        ).stdout.strip(),
+        "redis": subprocess.run(
+            ["redis-server", "--version"], capture_output=True, text=True
+        ).stdout.split()[2],
+        "wrk": f"-t2 -c{wrk.CONNECTIONS}",
+        "server_workers": WORKERS,
+    }
+
+
+def figures(
+    ceilings: dict[str, wrk.Result],
+    endpoints: dict[str, Any],
+    scale: dict[str, Any],
+    onsale: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The run's figures as ``latest.json`` records them, each target checked."""
+    measured: dict[str, wrk.Result] = endpoints["results"]
+    beside: dict[str, wrk.Result] = endpoints["beside"]
+
+    def vs_ceiling(name: str) -> float:
+        return measured[name].requests_per_second / beside[name].requests_per_second
+
+    ratios = {
+        "queue_status_vs_redis": vs_ceiling("queue_status"),
+        "queue_issue_vs_redis": vs_ceiling("queue_issue"),
+        "hold_vs_pg_write": vs_ceiling("hold"),
+        "pay_vs_pg_write": vs_ceiling("pay"),
+        "seats_vs_ping": vs_ceiling("seats"),
+        "position_1m_vs_1k_latency": scale["at_1m"].p50_ms / scale["at_1k"].p50_ms,
+    }
+    report: dict[str, Any] = {
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "redis_bytes_per_waiting_user": round(scale["bytes_per_token"], 1),
+        "ceilings": {k: v.as_dict() for k, v in ceilings.items()},
+        "endpoints": {k: v.as_dict() for k, v in measured.items()},
+        "ceilings_beside": {
+            k: {"ceiling": CEILING_OF[k], **v.as_dict()} for k, v in beside.items()
+        },
+        "endpoint_data": {k: v for k, v in endpoints.items() if k not in ("results", "beside")},
+        "scale": {
+            "line": scale["line"],
+            "poll_1k": scale["at_1k"].as_dict(),
+            "poll_1m": scale["at_1m"].as_dict(),
+        },
+        "onsale": onsale,
+        "targets": {k: {"target": f"{op} {v}"} for k, (op, v) in TARGETS.items()},
+    }
+    for key, (op, bound) in TARGETS.items():
+        value = (
+            report["redis_bytes_per_waiting_user"]
+            if key == "redis_bytes_per_waiting_user"
+            else report["ratios"][key]
+        )
+        report["targets"][key] |= {
+            "value": value,
+            "met": value >= bound if op == ">=" else value <= bound,
+        }
+    return report
+
+
+def write(report: dict[str, Any], out: Path) -> None:
+    """``out`` (``latest.json``), the latest tables of ``LATEST_DOC`` and a new entry of
+    ``HISTORY_DOC``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    markdown.record_run(report, latest=LATEST_DOC, history=HISTORY_DOC)

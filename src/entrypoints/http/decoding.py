@@ -1,0 +1,81 @@
+"""Turning the raw request into checked values: the strict second decoding of a JSON
+body, the request class that makes an undecodable body a client error, a path's
+concert id, the bearer token and the idempotency key.
+
+Requests are decoded twice: leniently by Litestar (for its OpenAPI document and first
+checks), then strictly by :func:`strict_body`, so that ``"5"``, ``5.0`` or ``true`` is
+never taken for the integer 5.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.exceptions import ClientException
+from msgspec import Struct
+
+from concert_core.domain import TokenInvalidError, ValidationError
+from entrypoints.http.schemas import MAX_CONCERT_ID
+
+S = TypeVar("S", bound=Struct)
+
+
+async def strict_body(request: Request[Any, Any, Any], data: S) -> S:
+    """``data`` decoded again from the raw body, strictly: no type is coerced.
+
+    Litestar has already checked the body leniently (it turns ``"5"`` into 5); this
+    pass rejects whatever only that leniency let through, and a body that is not
+    declared as JSON.
+    """
+    content_type = request.headers.get("content-type")
+    if content_type is not None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            raise ValidationError("the body must be JSON, sent as Content-Type: application/json")
+    try:
+        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
+    except msgspec.ValidationError as error:
+        raise ValidationError(f"invalid body: {error}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        raise ValidationError("the body is not valid JSON") from None
+
+
+class JsonRequest(Request[Any, Any, Any]):
+    """The app's request class: a body msgspec cannot decode is a client error.
+
+    msgspec raises ``UnicodeDecodeError`` for invalid UTF-8 inside a JSON string and
+    ``RecursionError`` for absurd nesting; Litestar would let both through as a 500.
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except (UnicodeDecodeError, RecursionError):
+            raise ClientException("the body is not valid JSON") from None
+
+
+def parse_concert_id(raw: str) -> int:
+    """A path's concert id: ASCII digits; the domain checks the range."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_CONCERT_ID)):
+        raise ValidationError("concert_id must be a positive integer")
+    return int(raw)
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str:
+    """The queue token of ``Authorization: Bearer <token>``; TOKEN_INVALID without one."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise TokenInvalidError("send the queue token as Authorization: Bearer <token>")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise TokenInvalidError("the Authorization header must be Bearer <token>")
+    return token
+
+
+def idempotency_key_text(header: str | None) -> str | None:
+    """The key as sent, without the surrounding whitespace HTTP says is not part of a
+    header value (a proxy that trims it must not turn a retry into a new request)."""
+    return None if header is None else header.strip(" \t")
