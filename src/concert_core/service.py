@@ -13,8 +13,11 @@ from concert_core.ports import (
     UnitOfWorkFactory,
 )
 from concert_core.use_cases import (
+    AddConcert,
+    AddConcertDate,
     AdmitWaiting,
     Balance,
+    ChangeSale,
     ChargeCommand,
     ChargeWallet,
     ExpireLapsed,
@@ -23,7 +26,6 @@ from concert_core.use_cases import (
     HoldSeat,
     Idempotent,
     IssueToken,
-    KnownConcerts,
     LeaveQueue,
     ListConcerts,
     ListDates,
@@ -35,15 +37,21 @@ from concert_core.use_cases import (
     QueueOverview,
     QueueStatus,
     ReleaseHold,
+    ReportConcerts,
     ScheduleConcert,
     TokenGate,
 )
+from concert_core.use_cases._sales import LineOpenings, SaleBook
 
 
 @frozen
 class ConcertService:
     policy: Policy
     schedule_concert: ScheduleConcert
+    add_concert: AddConcert
+    add_concert_date: AddConcertDate
+    change_sale: ChangeSale
+    report_concerts: ReportConcerts
     issue_token: IssueToken
     queue_status: QueueStatus
     queue_overview: QueueOverview
@@ -73,21 +81,27 @@ class ConcertService:
         policy: Policy,
     ) -> ConcertService:
         gate = TokenGate(codec, queue)
+        sales = SaleBook(uow_factory, policy)
+        openings = LineOpenings(queue)
         return cls(
             policy=policy,
             schedule_concert=ScheduleConcert(uow_factory),
-            issue_token=IssueToken(KnownConcerts(uow_factory), queue, codec, clock, policy),
-            queue_status=QueueStatus(gate, clock, policy),
+            add_concert=AddConcert(uow_factory, clock),
+            add_concert_date=AddConcertDate(uow_factory, sales, clock),
+            change_sale=ChangeSale(uow_factory, queue, sales, clock),
+            report_concerts=ReportConcerts(uow_factory, queue, sales, clock, policy),
+            issue_token=IssueToken(sales, openings, queue, codec, clock, policy),
+            queue_status=QueueStatus(gate, sales, openings, queue, clock, policy),
             queue_overview=QueueOverview(queue, uow_factory, clock),
             leave_queue=LeaveQueue(gate, queue, uow_factory, clock),
-            admit_waiting=AdmitWaiting(queue, uow_factory, clock),
+            admit_waiting=AdmitWaiting(queue, sales, openings, uow_factory, clock, policy),
             expire_lapsed=ExpireLapsed(queue, uow_factory, clock),
-            list_concerts=ListConcerts(uow_factory),
+            list_concerts=ListConcerts(uow_factory, sales, clock),
             list_dates=ListDates(gate, uow_factory, clock),
             list_seats=ListSeats(gate, uow_factory, clock),
             hold_seat=HoldSeat(gate, queue, uow_factory, clock, policy),
             get_reservation=GetReservation(gate, uow_factory, clock),
-            release_hold=ReleaseHold(gate, uow_factory, clock),
+            release_hold=ReleaseHold(gate, queue, uow_factory, clock),
             charge_wallet=Idempotent(ChargeWallet(uow_factory), idempotency, clock),
             get_balance=GetBalance(uow_factory),
             pay=Idempotent(Pay(gate, queue, uow_factory), idempotency, clock),

@@ -1,6 +1,7 @@
 """The domain: aggregates, value objects and the errors their rules raise."""
 
 from concert_core.domain.errors import (
+    DateExistsError,
     DomainError,
     HoldExpiredError,
     HoldLimitReachedError,
@@ -53,6 +54,7 @@ __all__ = [
     "Concert",
     "ConcertId",
     "DateAvailability",
+    "DateExistsError",
     "DateSeats",
     "DomainError",
     "EntryKind",

@@ -100,6 +100,12 @@ class HoldExpiredError(DomainError):
     code = "HOLD_EXPIRED"
 
 
+class DateExistsError(DomainError):
+    """The concert already plays on that date."""
+
+    code = "DATE_EXISTS"
+
+
 class SaleNotOpenError(DomainError):
     """Joining before the pre-queue or the sale opens."""
 

@@ -2,17 +2,21 @@
 
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._idempotency import Idempotent
-from concert_core.use_cases._known_concerts import KnownConcerts
-from concert_core.use_cases._views import QueueView, ReservationView
+from concert_core.use_cases._sales import LineOpenings, SaleBook, SaleState
+from concert_core.use_cases._views import QueueView, ReservationView, SaleView
+from concert_core.use_cases.add_concert import AddConcert, AddConcertCommand, prices_of
+from concert_core.use_cases.add_concert_date import AddConcertDate, AddConcertDateCommand
 from concert_core.use_cases.admit_waiting import Admission, AdmitWaiting
+from concert_core.use_cases.change_sale import ChangeSale, ChangeSaleCommand
 from concert_core.use_cases.charge_wallet import Balance, ChargeCommand, ChargeWallet
+from concert_core.use_cases.concert_report import ConcertReport, ReportConcerts
 from concert_core.use_cases.expire_lapsed import ExpireLapsed, ExpiryReport
 from concert_core.use_cases.get_balance import GetBalance
 from concert_core.use_cases.get_reservation import GetReservation
 from concert_core.use_cases.hold_seat import HoldResult, HoldSeat, HoldSeatCommand
 from concert_core.use_cases.issue_token import IssuedToken, IssueToken, IssueTokenCommand
 from concert_core.use_cases.leave_queue import LeaveQueue
-from concert_core.use_cases.list_concerts import ListConcerts
+from concert_core.use_cases.list_concerts import ConcertListing, ListConcerts
 from concert_core.use_cases.list_dates import ListDates, ListDatesQuery
 from concert_core.use_cases.list_seats import ListSeats, ListSeatsQuery, SeatMap, SeatView
 from concert_core.use_cases.pay import Pay, PayCommand, PaymentReceipt
@@ -27,11 +31,19 @@ from concert_core.use_cases.schedule_concert import (
 )
 
 __all__ = [
+    "AddConcert",
+    "AddConcertCommand",
+    "AddConcertDate",
+    "AddConcertDateCommand",
     "Admission",
     "AdmitWaiting",
     "Balance",
+    "ChangeSale",
+    "ChangeSaleCommand",
     "ChargeCommand",
     "ChargeWallet",
+    "ConcertListing",
+    "ConcertReport",
     "ExpireLapsed",
     "ExpiryReport",
     "GetBalance",
@@ -43,8 +55,8 @@ __all__ = [
     "IssueToken",
     "IssueTokenCommand",
     "IssuedToken",
-    "KnownConcerts",
     "LeaveQueue",
+    "LineOpenings",
     "ListConcerts",
     "ListDates",
     "ListDatesQuery",
@@ -58,11 +70,16 @@ __all__ = [
     "QueueStatus",
     "QueueView",
     "ReleaseHold",
+    "ReportConcerts",
     "ReservationView",
+    "SaleBook",
+    "SaleState",
+    "SaleView",
     "ScheduleConcert",
     "ScheduleConcertCommand",
     "SeatMap",
     "SeatView",
     "TokenGate",
+    "prices_of",
     "tiered_prices",
 ]

@@ -44,7 +44,7 @@ def sale_settings(current: SaleSettings, changes: Mapping[str, object]) -> SaleS
         raise ValidationError(f"unknown sale setting: {', '.join(unknown)}")
     merged = {name: getattr(current, name) for name in SALE_FIELDS} | dict(changes)
     try:
-        return SaleSettings(**merged)  # type: ignore[arg-type]
+        return SaleSettings(**merged)
     except (TypeError, ValueError) as error:
         raise ValidationError(f"bad sale settings: {error}") from None
 

@@ -70,6 +70,12 @@ class HoldSeat:
     async def __call__(self, command: HoldSeatCommand) -> HoldResult:
         now = await self._clock.now()
         token = await self._gate.require_active(command.token, command.concert_id, now)
+        if not token.may_hold_at(now):
+            raise TokenNotActiveError(
+                "the turn's time is over: pay for or release what you hold",
+                token_status=TokenStatus.ACTIVE,
+                position=None,
+            )
         request = HoldRequest(
             seat=SeatKey(command.concert_id, command.date, command.seat_no),
             user_id=token.user_id,

@@ -88,6 +88,8 @@ class Pay:
       (TOKEN_NOT_ACTIVE), exist (NOT_FOUND), be the caller's (NOT_OWNER) and be a live
       hold (HOLD_EXPIRED);
     - the balance must cover the sum of the seats' prices (INSUFFICIENT_BALANCE);
+    - a turn pays once: of two payments sent at once with one token, one succeeds and
+      the other is TOKEN_NOT_ACTIVE (storage records one payment per token);
     - all or nothing: the debit, its ledger entry, the payment record, the
       reservations CONFIRMED and the seats SOLD commit together or not at all;
     - afterwards the token is EXPIRED and the other holds made under it are released
@@ -129,7 +131,15 @@ class Pay:
             amount = Money(sum(r.price for r in confirmed))
             wallet = await uow.wallets.debit(user, amount, payment_id, payment_id, now)
             await uow.payments.add(
-                Payment(payment_id, user, token.concert_id, command.reservation_ids, amount, now)
+                Payment(
+                    payment_id,
+                    user,
+                    token.concert_id,
+                    command.reservation_ids,
+                    amount,
+                    now,
+                    token.token_id,
+                )
             )
             await uow.commit()
         return PaymentReceipt(payment_id, command.reservation_ids, amount, wallet.balance, now)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from concert_core.domain import ReservationId
-from concert_core.ports import Clock, UnitOfWorkFactory
+from concert_core.ports import Clock, QueueStore, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._owned_reservation import owned_reservation
 from concert_core.use_cases._views import ReservationView
@@ -13,11 +13,16 @@ class ReleaseHold:
     Rules:
     - needs the owner's ACTIVE token for the reservation's concert;
     - unknown is NOT_FOUND, another user's is NOT_OWNER, a paid one is HOLD_EXPIRED;
-    - releasing a hold that already lapsed or was released changes nothing.
+    - releasing a hold that already lapsed or was released changes nothing;
+    - the released hold no longer extends the turn: past its base end, a turn with no
+      hold left ends.
     """
 
-    def __init__(self, gate: TokenGate, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, gate: TokenGate, queue: QueueStore, uow_factory: UnitOfWorkFactory, clock: Clock
+    ) -> None:
         self._gate = gate
+        self._queue = queue
         self._uow_factory = uow_factory
         self._clock = clock
 
@@ -31,5 +36,15 @@ class ReleaseHold:
             released = await uow.reservations.release(
                 reservation.reservation_id, place.token.user_id, now
             )
+            remaining = await uow.reservations.live_holds_of_token(place.token.token_id, now)
             await uow.commit()
+        if reservation.token_id == place.token.token_id:
+            # The hold extends the turn no longer: only the holds that remain do.
+            await self._queue.retract_hold(
+                reservation.concert_id,
+                place.token.token_id,
+                reservation.held_until,
+                max((r.held_until for r in remaining), default=None),
+                now,
+            )
         return ReservationView.of(released, now)
