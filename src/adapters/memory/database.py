@@ -18,12 +18,14 @@ from concert_core.domain import (
     Concert,
     ConcertId,
     LedgerEntry,
+    Money,
     Payment,
     PaymentId,
     Reservation,
     ReservationId,
     Seat,
     SeatKey,
+    TokenId,
     UserId,
     Wallet,
 )
@@ -48,6 +50,8 @@ class MemoryDatabase:
         self.ledger_ids: dict[UUID, None] = {}
         self.payments: dict[PaymentId, Payment] = {}
         self.payments_by_user: dict[UserId, list[PaymentId]] = {}
+        self.payments_by_token: dict[TokenId, PaymentId] = {}
+        self.revenue: dict[ConcertId, Money] = {}
         self.counters: dict[str, int] = {}
         self._journal: list[Callable[[], None]] | None = None
 

@@ -1,4 +1,5 @@
-"""The waiting room in memory: exact FIFO by a global sequence, atomic per call."""
+"""The waiting room in memory: exact FIFO by a global sequence, the pre-queue shuffled
+at the opening, atomic per call."""
 
 from __future__ import annotations
 
@@ -20,12 +21,18 @@ from concert_core.domain import (
     UserId,
 )
 from concert_core.domain.queue import settle
+from concert_core.domain.sale import shuffle_key
 from concert_core.policy import Policy
+
+MINUTE = dt.timedelta(minutes=1)
 
 
 class MemoryQueueStore:
-    """Tokens, the waiting line (sequence numbers, ascending) and the active set.
+    """Tokens, the waiting line and the active set.
 
+    The line is a sorted list of slots per concert. A token's slot is its sequence
+    number, except for the pre-queue: the opening deals the pre-queue's slots out again
+    in the shuffled order, so the pre-queued stay ahead of every later arrival.
     Idle deadlines sit in a heap per concert (one entry per sighting; stale ones are
     skipped when popped), so a pass finds idle tokens without scanning the line.
 
@@ -39,7 +46,11 @@ class MemoryQueueStore:
         self._tokens: dict[TokenId, QueueToken] = {}
         self._live: dict[tuple[UserId, ConcertId], TokenId] = {}
         self._line: dict[ConcertId, list[int]] = collections.defaultdict(list)
-        self._by_sequence: dict[int, TokenId] = {}
+        self._by_slot: dict[int, TokenId] = {}
+        self._slots: dict[TokenId, int] = {}
+        """The slots the opening dealt out; any other token's slot is its sequence."""
+        self._opened: dict[ConcertId, int] = {}
+        """The seed each opened line was shuffled with."""
         self._active: dict[ConcertId, dict[TokenId, None]] = collections.defaultdict(dict)
         self._idle_deadlines: dict[ConcertId, list[tuple[dt.datetime, int]]] = (
             collections.defaultdict(list)
@@ -57,14 +68,22 @@ class MemoryQueueStore:
     def _status(self, token: QueueToken, now: dt.datetime) -> TokenStatus:
         return token.status_at(now, self._policy.idle_timeout)
 
+    def _slot(self, token: QueueToken) -> int:
+        return self._slots.get(token.token_id, token.sequence)
+
+    def _leave_line(self, token: QueueToken) -> None:
+        line = self._line[token.concert_id]
+        slot = self._slot(token)
+        index = bisect.bisect_left(line, slot)
+        if index < len(line) and line[index] == slot:
+            del line[index]
+        del self._by_slot[slot]
+        self._slots.pop(token.token_id, None)
+
     def _end(self, token: QueueToken) -> None:
         """Take a token out of the line or the active set and mark it EXPIRED."""
         if token.status is TokenStatus.WAITING:
-            line = self._line[token.concert_id]
-            index = bisect.bisect_left(line, token.sequence)
-            if index < len(line) and line[index] == token.sequence:
-                del line[index]
-            del self._by_sequence[token.sequence]
+            self._leave_line(token)
         elif token.status is TokenStatus.ACTIVE:
             self._active[token.concert_id].pop(token.token_id, None)
         if self._live.get((token.user_id, token.concert_id)) == token.token_id:
@@ -82,12 +101,12 @@ class MemoryQueueStore:
         """Record a sighting of a WAITING token: its idle deadline moves on."""
         token.see(now)
         deadline = token.last_seen_at + self._policy.idle_timeout
-        heapq.heappush(self._idle_deadlines[token.concert_id], (deadline, token.sequence))
+        heapq.heappush(self._idle_deadlines[token.concert_id], (deadline, self._slot(token)))
 
     def _place(self, token: QueueToken, status: TokenStatus, now: dt.datetime) -> QueuePlace:
         position = None
         if status is TokenStatus.WAITING:
-            position = bisect.bisect_left(self._line[token.concert_id], token.sequence) + 1
+            position = bisect.bisect_left(self._line[token.concert_id], self._slot(token)) + 1
         rate = self._admission_rate(token.concert_id, now)
         return QueuePlace(attrs.evolve(token), status, position, rate)
 
@@ -111,7 +130,7 @@ class MemoryQueueStore:
         self._tokens[token_id] = token
         self._live[(user_id, concert_id)] = token_id
         self._line[concert_id].append(token.sequence)  # sequences only grow: stays sorted
-        self._by_sequence[token.sequence] = token_id
+        self._by_slot[token.sequence] = token_id
         self._see(token, now)
         return IssueOutcome(self._place(token, TokenStatus.WAITING, now), created=True)
 
@@ -150,8 +169,41 @@ class MemoryQueueStore:
         token = self._find(concert_id, token_id)
         if token is None or self._settle(token, now) is not TokenStatus.ACTIVE:
             return False
-        token.extend_until(until)
+        if not token.may_hold_at(now):
+            return False
+        token.extend_for_hold(until, now)
         return True
+
+    async def retract_hold(
+        self,
+        concert_id: ConcertId,
+        token_id: TokenId,
+        ended_until: dt.datetime,
+        remaining_until: dt.datetime | None,
+        now: dt.datetime,
+    ) -> None:
+        token = self._find(concert_id, token_id)
+        if token is None or self._settle(token, now) is not TokenStatus.ACTIVE:
+            return
+        token.retract_hold(ended_until, remaining_until)
+        self._settle(token, now)
+
+    async def open(self, concert_id: ConcertId, seed: int, now: dt.datetime) -> int:
+        if (opened := self._opened.get(concert_id)) is not None:
+            return opened
+        self._drop_idle(concert_id, now)
+        line = self._line[concert_id]
+        order = sorted((self._by_slot[s] for s in line), key=lambda t: shuffle_key(seed, t))
+        deadlines = []
+        for slot, token_id in zip(line, order, strict=True):
+            self._by_slot[slot] = token_id
+            self._slots[token_id] = slot
+            token = self._tokens[token_id]
+            deadlines.append((token.last_seen_at + self._policy.idle_timeout, slot))
+        heapq.heapify(deadlines)
+        self._idle_deadlines[concert_id] = deadlines
+        self._opened[concert_id] = seed
+        return seed
 
     def _drop_idle(
         self, concert_id: ConcertId, now: dt.datetime, limit: int | None = None
@@ -161,8 +213,8 @@ class MemoryQueueStore:
         ended: list[QueueToken] = []
         deadlines = self._idle_deadlines[concert_id]
         while deadlines and deadlines[0][0] <= now and (limit is None or len(ended) < limit):
-            _, sequence = heapq.heappop(deadlines)
-            token_id = self._by_sequence.get(sequence)
+            _, slot = heapq.heappop(deadlines)
+            token_id = self._by_slot.get(slot)
             if token_id is None:
                 continue  # admitted or ended since
             token = self._tokens[token_id]
@@ -184,16 +236,28 @@ class MemoryQueueStore:
                 ended.append(before)
         return ended
 
-    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+    async def admit(
+        self,
+        concert_id: ConcertId,
+        now: dt.datetime,
+        *,
+        capacity: int | None = None,
+        per_minute: int | None = None,
+        per_pass: int | None = None,
+    ) -> list[QueueToken]:
         self._drop_ended_active(concert_id, now)
         self._drop_idle(concert_id, now)
         active = self._active[concert_id]
-        free = self._policy.active_capacity - len(active)
+        free = (capacity or self._policy.active_capacity) - len(active)
+        if per_minute is not None:
+            free = min(free, per_minute - self._admitted_since(concert_id, now - MINUTE))
+        if per_pass is not None:
+            free = min(free, per_pass)
         line = self._line[concert_id]
         admitted: list[QueueToken] = []
-        for sequence in line[: max(free, 0)]:
-            token = self._tokens[self._by_sequence[sequence]]
-            del self._by_sequence[sequence]
+        for slot in line[: max(free, 0)]:
+            token = self._tokens[self._by_slot.pop(slot)]
+            self._slots.pop(token.token_id, None)
             token.admit(now, self._policy.active_ttl)
             active[token.token_id] = None
             admitted.append(attrs.evolve(token))
@@ -208,17 +272,35 @@ class MemoryQueueStore:
         ended = self._drop_ended_active(concert_id, now, limit)
         return ended + self._drop_idle(concert_id, now, limit - len(ended))
 
+    async def end_waiting(self, concert_id: ConcertId, now: dt.datetime, limit: int) -> int:
+        line = self._line[concert_id]
+        ending = [self._tokens[self._by_slot[s]] for s in line[:limit]]
+        for token in ending:
+            self._end(token)
+        return len(ending)
+
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
         def live(token_id: TokenId) -> bool:
             return self._status(self._tokens[token_id], now) is not TokenStatus.EXPIRED
 
-        waiting = sum(live(self._by_sequence[s]) for s in self._line[concert_id])
+        waiting = sum(live(self._by_slot[s]) for s in self._line[concert_id])
         active = sum(live(t) for t in self._active[concert_id])
-        return QueueStats(concert_id, waiting, active)
+        return QueueStats(
+            concert_id,
+            waiting,
+            active,
+            admitted_last_minute=self._admitted_since(concert_id, now - MINUTE),
+            shuffle_seed=self._opened.get(concert_id),
+        )
+
+    def _admitted_since(self, concert_id: ConcertId, since: dt.datetime) -> int:
+        """Tokens admitted after ``since`` (within the records kept)."""
+        keep_for = max(self._policy.admission_rate_window, MINUTE)
+        events = self._admissions[concert_id]
+        while events and events[0][0] < since - keep_for:
+            events.popleft()
+        return sum(n for at, n in events if at > since)
 
     def _admission_rate(self, concert_id: ConcertId, now: dt.datetime) -> float:
         window = self._policy.admission_rate_window
-        events = self._admissions[concert_id]
-        while events and now - events[0][0] > window:
-            events.popleft()
-        return sum(n for _, n in events) / window.total_seconds()
+        return self._admitted_since(concert_id, now - window) / window.total_seconds()

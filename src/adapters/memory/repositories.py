@@ -3,6 +3,7 @@ the event loop; the unit of work's lock makes a sequence of them serialisable.""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 from collections.abc import Sequence
 from uuid import UUID
@@ -14,6 +15,7 @@ from concert_core.domain import (
     Concert,
     ConcertId,
     DateAvailability,
+    DateSeats,
     HoldExpiredError,
     IdempotencyInProgressError,
     LedgerEntry,
@@ -23,6 +25,7 @@ from concert_core.domain import (
     PaymentId,
     Reservation,
     ReservationId,
+    SaleSettings,
     Seat,
     SeatKey,
     SeatNo,
@@ -33,6 +36,7 @@ from concert_core.domain import (
     Wallet,
 )
 from concert_core.domain.hold_limit import check_hold_limit
+from concert_core.domain.payment import turn_paid_already
 from concert_core.domain.seating import seats_for_date
 from concert_core.domain.values import SEATS_PER_DATE
 from concert_core.ports import HoldOutcome, HoldRequest
@@ -44,11 +48,22 @@ class _Repository:
 
 
 class MemoryCatalogueRepository(_Repository):
-    async def add_concert(self, title: str, venue: str) -> Concert:
-        concert = Concert(ConcertId(self._db.next_id("concert")), title, venue)
+    async def add_concert(
+        self, title: str, venue: str, sale: SaleSettings | None = None
+    ) -> Concert:
+        concert = Concert(
+            ConcertId(self._db.next_id("concert")), title, venue, sale or SaleSettings()
+        )
         self._db.put(self._db.concerts, concert.concert_id, concert)
         self._db.put(self._db.dates, concert.concert_id, {})
         return concert
+
+    async def change_sale(self, concert_id: ConcertId, sale: SaleSettings) -> bool:
+        concert = self._db.concerts.get(concert_id)
+        if concert is None:
+            return False
+        self._db.put(self._db.concerts, concert_id, attrs.evolve(concert, sale=sale))
+        return True
 
     async def get_concert(self, concert_id: ConcertId) -> Concert | None:
         self._db.read()
@@ -98,6 +113,21 @@ class MemorySeatRepository(_Repository):
             if free:
                 result.append(DateAvailability(date, free))
         return result
+
+    async def seat_counts(self, concert_id: ConcertId, now: dt.datetime) -> list[DateSeats]:
+        self._db.read()
+        counts = []
+        for date in sorted(self._db.dates.get(concert_id, {})):
+            states = collections.Counter(s.status_at(now) for s in self._seats_of(concert_id, date))
+            counts.append(
+                DateSeats(
+                    date,
+                    states[SeatStatus.AVAILABLE],
+                    states[SeatStatus.HELD],
+                    states[SeatStatus.SOLD],
+                )
+            )
+        return counts
 
     def _live_holds(self, user: UserId, concert_id: ConcertId, now: dt.datetime) -> int:
         db = self._db
@@ -190,6 +220,15 @@ class MemoryReservationRepository(_Repository):
         self._release(reservation, user_id)
         return attrs.evolve(reservation)
 
+    async def live_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> list[Reservation]:
+        db = self._db
+        db.read()
+        return [
+            attrs.evolve(r)
+            for r in (db.reservations[rid] for rid in db.held)
+            if r.token_id == token_id and r.is_live_hold(now)
+        ]
+
     async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
         db = self._db
         released = 0
@@ -272,8 +311,18 @@ class MemoryPaymentRepository(_Repository):
         db = self._db
         if payment.payment_id in db.payments:
             raise IdempotencyInProgressError(f"payment {payment.payment_id} exists already")
+        if payment.token_id is not None:
+            if payment.token_id in db.payments_by_token:
+                raise turn_paid_already()
+            db.put(db.payments_by_token, payment.token_id, payment.payment_id)
         db.put(db.payments, payment.payment_id, payment)
         db.append(db.payments_by_user, payment.user_id, payment.payment_id)
+        revenue = db.revenue.get(payment.concert_id, Money(0))
+        db.put(db.revenue, payment.concert_id, Money(revenue + payment.amount))
+
+    async def revenue(self, concert_id: ConcertId) -> Money:
+        self._db.read()
+        return self._db.revenue.get(concert_id, Money(0))
 
     async def get(self, payment_id: PaymentId) -> Payment | None:
         self._db.read()

@@ -6,6 +6,8 @@ import datetime as dt
 
 from attrs import frozen
 
+from concert_core.domain.errors import TokenNotActiveError
+from concert_core.domain.queue import TokenStatus
 from concert_core.domain.values import (
     ConcertId,
     Money,
@@ -26,3 +28,10 @@ class Payment:
     paid_at: dt.datetime
     token_id: TokenId | None = None
     """The turn the payment was made in: a turn pays once."""
+
+
+def turn_paid_already() -> TokenNotActiveError:
+    """The refusal of a second payment in one turn: a turn pays once."""
+    return TokenNotActiveError(
+        "this turn has paid already", token_status=TokenStatus.EXPIRED, position=None
+    )
