@@ -322,25 +322,53 @@ def test_only_a_waiting_token_can_be_admitted() -> None:
     assert t.status is TokenStatus.EXPIRED
 
 
-def test_extending_an_active_token_never_shortens_it() -> None:
+def test_a_hold_extends_a_turn_as_long_as_it_lasts_and_never_shortens_it() -> None:
     t = token()
     t.admit(T0, ACTIVE_TTL)
-    t.extend_until(T0 + ACTIVE_TTL + TTL)
-    assert t.active_until == T0 + ACTIVE_TTL + TTL
-    t.extend_until(T0 + TTL)
-    assert t.active_until == T0 + ACTIVE_TTL + TTL
+    t.extend_for_hold(T0 + ACTIVE_TTL + TTL, T0 + SECOND)
+    assert t.active_until == T0 + ACTIVE_TTL  # the base end stays
+    assert t.ends_at == T0 + ACTIVE_TTL + TTL
+    t.extend_for_hold(T0 + TTL, T0 + SECOND)
+    assert t.ends_at == T0 + ACTIVE_TTL + TTL
+    assert t.status_at(T0 + ACTIVE_TTL + TTL - SECOND, IDLE) is TokenStatus.ACTIVE
+    assert t.status_at(T0 + ACTIVE_TTL + TTL, IDLE) is TokenStatus.EXPIRED
 
 
-def test_only_an_active_token_can_be_extended() -> None:
+def test_a_released_hold_extends_the_turn_no_longer() -> None:
+    t = token()
+    t.admit(T0, ACTIVE_TTL)
+    t.extend_for_hold(T0 + ACTIVE_TTL + TTL, T0 + SECOND)
+    t.retract_hold(T0 + ACTIVE_TTL + TTL, remaining_until=T0 + ACTIVE_TTL + SECOND)
+    assert t.ends_at == T0 + ACTIVE_TTL + SECOND  # kept by the hold that remains
+    t.retract_hold(T0 + ACTIVE_TTL + SECOND, remaining_until=None)
+    assert t.ends_at == T0 + ACTIVE_TTL
+    assert t.status_at(T0 + ACTIVE_TTL, IDLE) is TokenStatus.EXPIRED
+
+
+def test_retracting_an_earlier_hold_leaves_a_later_extension_standing() -> None:
+    t = token()
+    t.admit(T0, ACTIVE_TTL)
+    t.extend_for_hold(T0 + ACTIVE_TTL + TTL, T0 + SECOND)
+    t.retract_hold(T0 + ACTIVE_TTL, remaining_until=None)  # a hold that reached less far
+    assert t.ends_at == T0 + ACTIVE_TTL + TTL
+
+
+def test_only_an_active_token_before_its_base_end_can_take_a_hold() -> None:
     waiting = token()
     with pytest.raises(TokenNotActiveError):
-        waiting.extend_until(T0 + TTL)
+        waiting.extend_for_hold(T0 + TTL, T0)
     assert waiting.active_until is None
     ended = token()
     ended.admit(T0, ACTIVE_TTL)
     ended.expire()
     with pytest.raises(TokenNotActiveError):
-        ended.extend_until(T0 + 2 * ACTIVE_TTL)
+        ended.extend_for_hold(T0 + 2 * ACTIVE_TTL, T0)
+    late = token()
+    late.admit(T0, ACTIVE_TTL)
+    late.extend_for_hold(T0 + ACTIVE_TTL + TTL, T0 + SECOND)
+    assert not late.may_hold_at(T0 + ACTIVE_TTL)  # alive for its hold, but no new ones
+    with pytest.raises(TokenNotActiveError):
+        late.extend_for_hold(T0 + ACTIVE_TTL + 2 * TTL, T0 + ACTIVE_TTL)
 
 
 def test_an_expired_token_stays_expired() -> None:
