@@ -1,11 +1,12 @@
-"""Payments in SQL: each recorded once, read back by id or as a fan's history."""
+"""Payments in SQL: each recorded once and at most one per turn, read back by id, as a
+fan's history or as a concert's revenue."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select
 
 from adapters.sql import tables as t
 from adapters.sql.dialect import insert_ignoring_conflicts
@@ -17,8 +18,10 @@ from concert_core.domain import (
     Payment,
     PaymentId,
     ReservationId,
+    TokenId,
     UserId,
 )
+from concert_core.domain.payment import turn_paid_already
 
 
 def _payment(row: Row[Any]) -> Payment:
@@ -29,11 +32,14 @@ def _payment(row: Row[Any]) -> Payment:
         reservation_ids=tuple(ReservationId(UUID(r)) for r in row.reservation_ids),
         amount=Money(row.amount),
         paid_at=row.paid_at,
+        token_id=TokenId(row.token_id) if row.token_id else None,
     )
 
 
 class SqlPaymentRepository(SqlRepository):
     async def add(self, payment: Payment) -> None:
+        # Either unique index refuses the row without an error (the transaction stays
+        # usable): a payment id taken first, then a turn that paid already.
         result = await self._c.execute(
             insert_ignoring_conflicts(self._c, t.payments).values(
                 payment_id=payment.payment_id,
@@ -42,10 +48,21 @@ class SqlPaymentRepository(SqlRepository):
                 reservation_ids=[str(r) for r in payment.reservation_ids],
                 amount=payment.amount,
                 paid_at=payment.paid_at,
+                token_id=payment.token_id,
             )
         )
-        if result.rowcount != 1:
+        if result.rowcount == 1:
+            return
+        if await self.get(payment.payment_id) is not None:
             raise IdempotencyInProgressError(f"payment {payment.payment_id} exists already")
+        raise turn_paid_already()
+
+    async def revenue(self, concert_id: ConcertId) -> Money:
+        p = t.payments.c
+        total = await self._c.scalar(
+            select(func.coalesce(func.sum(p.amount), 0)).where(p.concert_id == concert_id)
+        )
+        return Money(int(total or 0))
 
     async def get(self, payment_id: PaymentId) -> Payment | None:
         row = (

@@ -1,6 +1,7 @@
-"""PostgreSQL's prebuilt statements for the hot paths: a hold in two statements and a
-positive debit in one (docs/decisions/0012-hot-paths-in-few-statements.md, decision 12).
-SQLite takes the statement-at-a-time path in the repositories instead."""
+"""PostgreSQL's prebuilt statements for the hot paths: a hold in two statements, a
+positive debit in one (docs/decisions/0012-hot-paths-in-few-statements.md, decision 12)
+and a new queue token in one; and the opening's re-deal of the line in one. SQLite takes
+the statement-at-a-time path in the adapters instead."""
 
 from __future__ import annotations
 
@@ -84,3 +85,26 @@ SELECT (SELECT found FROM earlier) AS earlier, (SELECT balance FROM debited) AS 
 ).bindparams(bindparam("now", type_=t.UtcDateTime()))
 """A positive debit and its ledger entry in one statement (``current`` is the balance
 before it, for the refusal's message)."""
+
+ISSUE = text(
+    """
+INSERT INTO queue_tokens
+    (sequence, slot, token_id, user_id, concert_id, status, issued_at, last_seen_at)
+SELECT drawn.n, drawn.n, CAST(:token_id AS uuid), CAST(:user_id AS uuid),
+       CAST(:concert_id AS bigint), 'WAITING', CAST(:now AS timestamptz),
+       CAST(:now AS timestamptz)
+FROM (SELECT nextval(pg_get_serial_sequence('queue_tokens', 'sequence')) AS n) AS drawn
+RETURNING sequence
+"""
+).bindparams(bindparam("now", type_=t.UtcDateTime()))
+"""A new WAITING token, its place in line (``slot``) its sequence number: the number
+drawn once and written to both."""
+
+DEAL_SLOTS = text(
+    """
+UPDATE queue_tokens SET slot = dealt.slot
+FROM unnest(CAST(:sequences AS bigint[]), CAST(:slots AS bigint[])) AS dealt(sequence, slot)
+WHERE queue_tokens.sequence = dealt.sequence
+"""
+)
+"""Give each token named in ``sequences`` the slot at the same place in ``slots``."""

@@ -92,6 +92,15 @@ class SqlReservationRepository(SqlRepository):
             raise HoldExpiredError("a paid reservation has no hold to release")
         return after
 
+    async def live_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> list[Reservation]:
+        r = t.reservations.c
+        rows = await self._c.execute(
+            select(t.reservations)
+            .where(r.token_id == token_id, live_hold(now))
+            .order_by(r.concert_id, r.date, r.seat_no)
+        )
+        return [_reservation(row) for row in rows]
+
     async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
         r = t.reservations.c
         rows = await self._c.execute(

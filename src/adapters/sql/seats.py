@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 
 from adapters.sql import postgres
 from adapters.sql import tables as t
@@ -24,6 +24,7 @@ from adapters.sql.transactions import SqlRepository
 from concert_core.domain import (
     ConcertId,
     DateAvailability,
+    DateSeats,
     Money,
     NotFoundError,
     Reservation,
@@ -81,6 +82,25 @@ class SqlSeatRepository(SqlRepository):
             .order_by(s.date)
         )
         return [DateAvailability(r.date, r.free) for r in rows if r.free > 0]
+
+    async def seat_counts(self, concert_id: ConcertId, now: dt.datetime) -> list[DateSeats]:
+        s = t.seats.c
+
+        def seats_where(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        rows = await self._c.execute(
+            select(
+                s.date,
+                seats_where(_free_at(now)).label("available"),
+                seats_where(and_(s.status == HELD, s.held_until > now)).label("held"),
+                seats_where(s.status == SeatStatus.SOLD.value).label("sold"),
+            )
+            .where(s.concert_id == concert_id)
+            .group_by(s.date)
+            .order_by(s.date)
+        )
+        return [DateSeats(r.date, int(r.available), int(r.held), int(r.sold)) for r in rows]
 
     async def hold(self, request: HoldRequest) -> HoldOutcome:
         # No savepoint: every refusal below comes before the first write.

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -29,9 +30,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    false,
     text,
 )
 
+from concert_core.domain.sale import MAX_MESSAGE_LENGTH
 from concert_core.domain.values import MAX_BALANCE
 
 
@@ -80,6 +83,15 @@ concerts = Table(
     Column("concert_id", Serial, primary_key=True, autoincrement=True),
     Column("title", Text, nullable=False),
     Column("venue", Text, nullable=False),
+    # The sale settings (docs/contract.md §8); NULL is the setting's default.
+    Column("prequeue_opens_at", UtcDateTime, nullable=True),
+    Column("opens_at", UtcDateTime, nullable=True),
+    Column("closes_at", UtcDateTime, nullable=True),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("capacity", Integer, nullable=True),
+    Column("admission_per_minute", Integer, nullable=True),
+    Column("join_challenge", Boolean, nullable=False, server_default=false()),
+    Column("message", String(MAX_MESSAGE_LENGTH), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -178,7 +190,17 @@ payments = Table(
     Column("reservation_ids", JSON, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("paid_at", UtcDateTime, nullable=False),
+    Column("token_id", Uuid, nullable=True),
     Index(None, "user_id", "serial"),
+    Index(None, "concert_id"),
+    # A turn pays once: one payment per queue token.
+    Index(
+        "uq_payments_token_id",
+        "token_id",
+        unique=True,
+        sqlite_where=text("token_id IS NOT NULL"),
+        postgresql_where=text("token_id IS NOT NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 
@@ -195,6 +217,11 @@ queue_tokens = Table(
     Column("issued_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("active_until", UtcDateTime, nullable=True),
+    # The turn's base end; ``held_until`` is how long live holds keep it past that.
+    Column("held_until", UtcDateTime, nullable=True),
+    # The place in line: the sequence, except for the pre-queue, whose places the
+    # opening dealt out again in the shuffled order (``queue_openings``).
+    Column("slot", BigInteger, nullable=False),
     CheckConstraint("status IN ('WAITING', 'ACTIVE', 'EXPIRED')", name="status"),
     # One live token per user and concert.
     Index(
@@ -205,7 +232,7 @@ queue_tokens = Table(
         sqlite_where=text("status IN ('WAITING', 'ACTIVE')"),
         postgresql_where=text("status IN ('WAITING', 'ACTIVE')"),
     ),
-    Index(None, "concert_id", "status", "sequence"),
+    Index(None, "concert_id", "status", "slot"),
     Index(None, "concert_id", "status", "last_seen_at"),
     Index(None, "concert_id", "status", "active_until"),
     sqlite_autoincrement=True,
@@ -220,6 +247,15 @@ queue_admissions = Table(
     Column("admitted", Integer, nullable=False),
     Index(None, "concert_id", "at"),
     sqlite_autoincrement=True,
+)
+
+queue_openings = Table(
+    "queue_openings",
+    metadata,
+    # A concert's line, opened once: the seed its pre-queue was shuffled with.
+    Column("concert_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
 )
 
 idempotency_keys = Table(
