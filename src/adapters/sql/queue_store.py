@@ -58,11 +58,11 @@ class SqlQueueStore:
 
     async def _find(
         self, c: AsyncConnection, concert_id: ConcertId, token_id: TokenId, *, lock: bool = True
-    ) -> tuple[QueueToken, int] | None:
-        """The token and its slot (locked, unless ``lock`` is False)."""
+    ) -> QueueToken | None:
+        """The token (its row locked, unless ``lock`` is False)."""
         query = select(t.queue_tokens).where(q.token_id == token_id, q.concert_id == concert_id)
         row = (await c.execute(query.with_for_update() if lock else query)).first()
-        return (token_of(row), row.slot) if row else None
+        return token_of(row) if row else None
 
     async def _end(self, c: AsyncConnection, token: QueueToken) -> bool:
         """Mark a live token EXPIRED if it is still as read; report whether it was."""
@@ -89,15 +89,13 @@ class SqlQueueStore:
         )
 
     async def _place(
-        self,
-        c: AsyncConnection,
-        token: QueueToken,
-        slot: int,
-        status: TokenStatus,
-        now: dt.datetime,
+        self, c: AsyncConnection, token: QueueToken, status: TokenStatus, now: dt.datetime
     ) -> QueuePlace:
         position = None
         if status is TokenStatus.WAITING:
+            # The token's slot is read in the same statement, so an opening that deals
+            # the slots out again is seen whole or not at all.
+            slot = select(q.slot).where(q.sequence == token.sequence).scalar_subquery()
             ahead = await c.scalar(
                 select(func.count())
                 .select_from(t.queue_tokens)
@@ -158,54 +156,51 @@ class SqlQueueStore:
                 if status is not TokenStatus.EXPIRED:
                     if status is TokenStatus.WAITING:
                         await self._see(c, existing, now)
-                    place = await self._place(c, existing, row.slot, status, now)
+                    place = await self._place(c, existing, status, now)
                     return IssueOutcome(place, created=False)
             sequence = await self._insert(c, user_id, concert_id, token_id, now)
             token = QueueToken.issue(token_id, user_id, concert_id, sequence, now)
-            place = await self._place(c, token, sequence, TokenStatus.WAITING, now)
+            place = await self._place(c, token, TokenStatus.WAITING, now)
             return IssueOutcome(place, created=True)
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:
         async with transaction(self._engine) as c:
-            found = await self._find(c, concert_id, token_id, lock=False)
-            if found is None:
+            token = await self._find(c, concert_id, token_id, lock=False)
+            if token is None:
                 return None
-            token, slot = found
             status = token.status_at(now, self._policy.idle_timeout)
-            return await self._place(c, token, slot, status, now)
+            return await self._place(c, token, status, now)
 
     async def poll(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:
         async with transaction(self._engine) as c:
-            found = await self._find(c, concert_id, token_id)
-            if found is None:
+            token = await self._find(c, concert_id, token_id)
+            if token is None:
                 return None
-            token, slot = found
             status = await self._settle(c, token, now)
             if status is TokenStatus.WAITING:
                 await self._see(c, token, now)
-            return await self._place(c, token, slot, status, now)
+            return await self._place(c, token, status, now)
 
     async def expire(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueueToken | None:
         async with transaction(self._engine) as c:
-            found = await self._find(c, concert_id, token_id)
-            if found is None or await self._settle(c, found[0], now) is TokenStatus.EXPIRED:
+            token = await self._find(c, concert_id, token_id)
+            if token is None or await self._settle(c, token, now) is TokenStatus.EXPIRED:
                 return None
-            return found[0] if await self._end(c, found[0]) else None
+            return token if await self._end(c, token) else None
 
     async def extend_active(
         self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
     ) -> bool:
         async with transaction(self._engine) as c:
-            found = await self._find(c, concert_id, token_id)
-            if found is None or await self._settle(c, found[0], now) is not TokenStatus.ACTIVE:
+            token = await self._find(c, concert_id, token_id)
+            if token is None or await self._settle(c, token, now) is not TokenStatus.ACTIVE:
                 return False
-            token = found[0]
             if not token.may_hold_at(now):
                 return False
             token.extend_for_hold(until, now)
@@ -229,10 +224,9 @@ class SqlQueueStore:
         now: dt.datetime,
     ) -> None:
         async with transaction(self._engine) as c:
-            found = await self._find(c, concert_id, token_id)
-            if found is None or await self._settle(c, found[0], now) is not TokenStatus.ACTIVE:
+            token = await self._find(c, concert_id, token_id)
+            if token is None or await self._settle(c, token, now) is not TokenStatus.ACTIVE:
                 return
-            token = found[0]
             held_until = token.held_until
             token.retract_hold(ended_until, remaining_until)
             if token.held_until != held_until:
