@@ -54,7 +54,7 @@ def test_db_upgrade_migrates_and_is_safe_to_run_again(env: dict[str, str]) -> No
     assert concert(env, "db", "upgrade")[0] == 0
     code, output = concert(env, "db", "upgrade")
     assert code == 0
-    assert "revision 0001" in output
+    assert "revision 0002" in output
 
 
 def test_commands_refuse_an_unmigrated_database(env: dict[str, str]) -> None:
