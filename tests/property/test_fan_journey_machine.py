@@ -197,8 +197,10 @@ class RecordingQueueStore(MemoryQueueStore):
         super().__init__(policy)
         self.passes: list[tuple[ConcertId, list[QueueToken]]] = []
 
-    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        admitted = await super().admit(concert_id, now)
+    async def admit(
+        self, concert_id: ConcertId, now: dt.datetime, **limits: Any
+    ) -> list[QueueToken]:
+        admitted = await super().admit(concert_id, now, **limits)
         self.passes.append((concert_id, admitted))
         return admitted
 
@@ -216,12 +218,14 @@ class RecordingRedisQueueStore(RedisQueueStore):
         self.passes: list[tuple[ConcertId, list[QueueToken]]] = []
         self._one_pass_at_a_time = asyncio.Lock()
 
-    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+    async def admit(
+        self, concert_id: ConcertId, now: dt.datetime, **limits: Any
+    ) -> list[QueueToken]:
         # Redis runs each pass (a script) whole, but the replies of passes sent at once
         # on two connections may come back in either order: the log must keep the
         # order they ran in, so passes go one at a time (issues still interleave).
         async with self._one_pass_at_a_time:
-            admitted = await super().admit(concert_id, now)
+            admitted = await super().admit(concert_id, now, **limits)
             self.passes.append((concert_id, admitted))
         return admitted
 
