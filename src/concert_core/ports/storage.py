@@ -1,19 +1,10 @@
-"""Ports: what the core needs from the world, as async Protocols over domain types.
-
-Atomicity lives behind these ports. Each mutating method is one atomic storage
-operation whose conditions are checked by the storage itself at the moment of the
-write (a conditional update, a constraint, a script): a use case never reads, awaits,
-and then writes on the assumption that what it read still holds.
-
-Time: every rule is judged by the ``now`` argument (taken from the one ``Clock`` all
-instances share), never by storage's own clock; no SQL ``now()``, no Lua ``TIME``.
-Expiry of storage keys (TTLs) may only collect garbage, with a margin past the rules.
-"""
+"""Relational storage: the repositories and the unit of work that makes them one
+transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
@@ -24,43 +15,18 @@ from concert_core.domain import (
     Concert,
     ConcertId,
     DateAvailability,
-    IssueOutcome,
     LedgerEntry,
     Money,
     Payment,
     PaymentId,
-    QueuePlace,
-    QueueStats,
-    QueueToken,
     Reservation,
     ReservationId,
     Seat,
     SeatKey,
-    TokenClaims,
     TokenId,
     UserId,
     Wallet,
 )
-
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
-
-
-class Clock(Protocol):
-    """The time every rule is judged by. Scaled deployments share one (the storage's)."""
-
-    async def now(self) -> dt.datetime:
-        """The current instant, timezone-aware."""
-        ...
-
-
-class TokenCodec(Protocol):
-    """Signs and verifies queue token strings. Pure computation, so not async."""
-
-    def encode(self, claims: TokenClaims) -> str: ...
-
-    def decode(self, token: str) -> TokenClaims:
-        """Raise TokenInvalidError for a malformed or forged token."""
-        ...
 
 
 class CatalogueRepository(Protocol):
@@ -243,118 +209,3 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
-
-
-class QueueStore(Protocol):
-    """The waiting room's shared state. Every method is one atomic operation.
-
-    A store is built with the ``Policy`` whose idle timeout and active TTL it applies.
-    Order comes only from an issue sequence shared by all instances, never from a
-    clock. A WAITING token idle past the timeout, or an ACTIVE one past
-    ``active_until``, is EXPIRED when looked at; an idle token leaves the line at the
-    latest at the next admission or expiry pass, and is never admitted.
-    """
-
-    async def issue(
-        self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
-    ) -> IssueOutcome:
-        """Return the user's live token for the concert (and see it), or issue one.
-
-        A new token is WAITING, has the id ``token_id``, and takes a sequence number
-        greater than that of every token already issued for this concert by any
-        instance (gaps allowed; numbers compare within a concert). It is in the line
-        once the call returns, so no admission can pass it by.
-        """
-        ...
-
-    async def look(
-        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
-    ) -> QueuePlace | None:
-        """The token's state, position and its concert's admission rate at ``now``,
-        without recording a poll."""
-        ...
-
-    async def poll(
-        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
-    ) -> QueuePlace | None:
-        """As ``look``, and record the poll (keeping a WAITING token's place)."""
-        ...
-
-    async def expire(
-        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
-    ) -> QueueToken | None:
-        """End a live token (leaving, paying). Returns it if it was live, else None."""
-        ...
-
-    async def extend_active(
-        self, concert_id: ConcertId, token_id: TokenId, until: dt.datetime, now: dt.datetime
-    ) -> bool:
-        """Keep a token that is ACTIVE at ``now`` alive until at least ``until``.
-
-        A token that any mutating operation has judged lapsed is ended in storage by
-        that operation (it stopped counting against the capacity), so no later call,
-        even one carrying an earlier ``now``, can bring it back.
-        """
-        ...
-
-    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
-        """One admission pass: take idle WAITING tokens out of the line, then fill free
-        active places with the earliest WAITING tokens, never exceeding the capacity.
-        Safe to run from many processes at once. Returns the tokens admitted, in
-        sequence order."""
-        ...
-
-    async def expire_lapsed(
-        self, concert_id: ConcertId, now: dt.datetime, limit: int
-    ) -> list[QueueToken]:
-        """End up to ``limit`` ACTIVE tokens past their time and idle WAITING tokens.
-
-        Returns the tokens this call ended, as they were just before (so a caller can
-        tell which were ACTIVE); tokens other operations ended already are not returned.
-        """
-        ...
-
-    async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats: ...
-
-
-@frozen
-class IdempotencyKey:
-    """A client's key, scoped to its user and to one operation."""
-
-    user_id: UserId
-    operation: str
-    key: str
-
-
-class IdempotencyStore(Protocol):
-    """First results of charges and payments, kept for the policy's retention time.
-
-    A claim is named by the ``claim_id`` its ``begin`` was given: ``complete`` and
-    ``abandon`` act only while that claim still holds the key, so a run that outlived
-    its lease cannot touch the claim of the retry that took over.
-    """
-
-    async def begin(
-        self, key: IdempotencyKey, fingerprint: str, claim_id: UUID, now: dt.datetime
-    ) -> Mapping[str, JsonValue] | None:
-        """Claim the key, or return the stored first result.
-
-        None means the caller now runs the request and must ``complete`` or
-        ``abandon``. Raises IdempotencyInProgressError while another claim's lease runs,
-        IdempotencyKeyReusedError when the fingerprint differs from the first request's.
-        """
-        ...
-
-    async def complete(
-        self,
-        key: IdempotencyKey,
-        claim_id: UUID,
-        result: Mapping[str, JsonValue],
-        now: dt.datetime,
-    ) -> None:
-        """Keep ``result`` as the key's first result, if ``claim_id`` holds the key."""
-        ...
-
-    async def abandon(self, key: IdempotencyKey, claim_id: UUID) -> None:
-        """Give the claim up (the request failed and changed nothing)."""
-        ...
