@@ -1,6 +1,7 @@
 """IdempotencyStore: the first result of a keyed request, kept for retries.
 
-The fixture's policy: lease 10 s, retention 24 h (SPEC: a key is kept at least 24 hours).
+The fixture's policy: lease 10 s, retention 24 h (docs/contract.md §3: a key is kept
+at least 24 hours).
 """
 
 from __future__ import annotations

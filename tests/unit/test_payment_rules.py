@@ -1,4 +1,4 @@
-"""SPEC 3, Payment: all or nothing, its failures, its idempotency and its history."""
+"""docs/contract.md §3, Payment: all or nothing, its failures, its idempotency and its history."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC 3, Seats and holds: browsing dates and seats, holding, releasing, reading."""
+"""docs/contract.md §3, Seats and holds: browsing dates and seats, holding, releasing, reading."""
 
 from __future__ import annotations
 

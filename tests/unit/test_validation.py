@@ -101,7 +101,7 @@ def test_a_date_that_is_not_a_calendar_date_written_yyyy_mm_dd_is_refused(value:
 
 
 def test_an_iso_week_date_of_ten_characters_is_not_a_yyyy_mm_dd_date() -> None:
-    # "2026-W52-4" is 2026-12-24 in ISO week notation; SPEC dates are YYYY-MM-DD only.
+    # "2026-W52-4" is 2026-12-24 in ISO week notation; the API's dates are YYYY-MM-DD only.
     with pytest.raises(ValidationError):
         v.calendar_date("2026-W52-4")
     with pytest.raises(ValidationError):

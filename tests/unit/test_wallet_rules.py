@@ -1,4 +1,4 @@
-"""SPEC 3, Wallet: charging, the balance cap, the ledger and idempotent charges."""
+"""docs/contract.md §3, Wallet: charging, the balance cap, the ledger and idempotent charges."""
 
 from __future__ import annotations
 
