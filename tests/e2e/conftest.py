@@ -1,7 +1,8 @@
 """The REST API under test: one app per test, driven in the test's own event loop.
 
-``storage`` is the one place the storage is chosen; every test depends on it
-(through ``api``/``open_api``) and on the ``clock``, nothing else. Requests go through
+``storage`` is the one place the storage is chosen (each family of backends.py); every
+test depends on it (through ``api``/``open_api``) and on the ``clock``, nothing else.
+``e2e.helpers.running_api`` starts the app. Requests go through
 ``httpx.ASGITransport`` in the test's loop, so ``asyncio.gather`` really interleaves
 them (Litestar's AsyncTestClient runs the app in a portal thread, one request at a
 time), and the test can call the service and move the clock in the same loop.
