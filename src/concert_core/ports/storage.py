@@ -11,22 +11,11 @@ from uuid import UUID
 
 from attrs import frozen
 
-from concert_core.domain import (
-    Concert,
-    ConcertId,
-    DateAvailability,
-    LedgerEntry,
-    Money,
-    Payment,
-    PaymentId,
-    Reservation,
-    ReservationId,
-    Seat,
-    SeatKey,
-    TokenId,
-    UserId,
-    Wallet,
-)
+from concert_core.domain.payment import Payment
+from concert_core.domain.reservation import Reservation
+from concert_core.domain.seating import Concert, DateAvailability, Seat, SeatKey
+from concert_core.domain.values import ConcertId, Money, PaymentId, ReservationId, TokenId, UserId
+from concert_core.domain.wallet import LedgerEntry, Wallet
 
 
 class CatalogueRepository(Protocol):

@@ -5,15 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from concert_core.domain import (
-    ConcertId,
-    IssueOutcome,
-    QueuePlace,
-    QueueStats,
-    QueueToken,
-    TokenId,
-    UserId,
-)
+from concert_core.domain.queue import IssueOutcome, QueuePlace, QueueStats, QueueToken
+from concert_core.domain.values import ConcertId, TokenId, UserId
 
 
 class QueueStore(Protocol):
