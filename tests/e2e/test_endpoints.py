@@ -1,4 +1,4 @@
-"""Every endpoint of SPEC section 4 on its success path, with its status and body."""
+"""Every endpoint of docs/contract.md §4 on its success path, with its status and body."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from entrypoints.container import Container, Storage, open_storage
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
 
-SPEC_PATHS = {
+CONTRACT_PATHS = {
     "/api/v1/queue/tokens": {"post"},
     "/api/v1/queue/status": {"get"},
     "/api/v1/queue/tokens/me": {"delete"},
@@ -152,7 +152,7 @@ async def test_the_openapi_document_lists_every_path_of_the_spec(api: Api) -> No
     assert document["info"]["version"]
     assert document["info"]["description"]
     paths = {path: set(ops) for path, ops in document["paths"].items()}
-    assert paths == SPEC_PATHS
+    assert paths == CONTRACT_PATHS
     assert "QueueToken" in document["components"]["securitySchemes"]
     hold = document["paths"]["/api/v1/reservations"]["post"]
     assert {"200", "201", "400", "401", "403", "404", "409"} <= hold["responses"].keys()
