@@ -16,6 +16,7 @@ from attrs import frozen
 from sqlalchemy import Connection, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import backends
 from adapters import sql
 from adapters.sql import tables as t
 from adapters.sql.tables import metadata
@@ -101,7 +102,7 @@ COLUMNS_BEFORE = {
 """What each table held before the on-sale migration (the columns it reads back)."""
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=backends.params("sqlite", "postgres"))
 async def empty_database(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
     """An engine on a database of its own, not migrated yet."""
     if request.param == "sqlite":

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import backends
 from adapters import sql
 from concert_core.domain import (
     ConcertId,
@@ -33,7 +34,7 @@ POLICY = Policy(active_capacity=100, idle_timeout=dt.timedelta(minutes=5))
 INSTANCES = 3
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=backends.params("sqlite", "postgres"))
 async def instances(request: pytest.FixtureRequest) -> AsyncIterator[list[AsyncEngine]]:
     """Engines of ``INSTANCES`` instances on one fresh database."""
     if request.param == "sqlite":
