@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -91,11 +92,12 @@ def policy() -> Policy:
 
 @pytest.fixture
 def open_api(storage: Settings, clock: ManualClock) -> OpenApi:
-    """``async with open_api(policy) as api``: an app on ``storage`` and ``clock``."""
+    """``async with open_api(policy) as api``: an app on ``storage`` and ``clock``;
+    keyword arguments change its settings."""
 
     @asynccontextmanager
-    async def open_(policy: Policy) -> AsyncIterator[Api]:
-        settings = evolve(storage, policy=policy)
+    async def open_(policy: Policy, **changes: Any) -> AsyncIterator[Api]:
+        settings = evolve(storage, policy=policy, **changes)
         container = Container(settings=settings)
         container.clock.override(providers.Object(clock))
         app = create_app(settings, container=container)

@@ -1,4 +1,4 @@
-"""A whole fan journey over HTTP, as SPEC section 1 tells it."""
+"""A whole fan journey over HTTP, as docs/contract.md §1 tells it."""
 
 from __future__ import annotations
 
