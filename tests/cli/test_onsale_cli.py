@@ -221,8 +221,9 @@ def test_an_operator_runs_an_on_sale_with_the_cli_alone(migrated: dict[str, str]
 
     code, listed = concert(migrated, "concerts", "list")
     assert code == 0
-    assert "Winter Lights" in listed
-    assert "SCHEDULED" in listed
+    assert "│ SCHEDULED │" in listed
+    code, listed = concert(migrated, "concerts", "list", "--json")
+    assert [(c["concert_id"], c["title"]) for c in as_json(listed)] == [(cid, "Winter Lights")]
 
     code, shown = concert(migrated, "sale", "show", str(cid))
     assert code == 0
