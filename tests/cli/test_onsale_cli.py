@@ -230,10 +230,14 @@ def test_an_operator_runs_an_on_sale_with_the_cli_alone(migrated: dict[str, str]
     assert "(SCHEDULED)" in shown
     assert "0/100" not in shown
 
-    paused = concert(migrated, "sale", "set", str(cid), "--pause", "--message", "Soon!", "--json")
+    message = "[/] Soon! [bold]"  # the operator's text, never taken for markup
+    paused = concert(migrated, "sale", "set", str(cid), "--pause", "--message", message, "--json")
     assert paused[0] == 0, paused[1]
     assert as_json(paused[1])["sale"]["paused"] is True
-    assert as_json(paused[1])["sale"]["message"] == "Soon!"
+    assert as_json(paused[1])["sale"]["message"] == message
+    code, shown = concert(migrated, "sale", "show", str(cid))
+    assert code == 0, shown
+    assert f"│ message         │ {message}" in shown
 
     opened_now = concert(
         migrated, "sale", "set", str(cid), "--prequeue-opens-at", "none", "--opens-at", "now",

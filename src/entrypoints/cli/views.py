@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import msgspec
 from rich.table import Column, Table
+from rich.text import Text
 
 from concert_core.use_cases import ConcertReport
 from entrypoints.cli.running import out
@@ -43,7 +44,7 @@ def print_concert(report: ConcertReport, now: dt.datetime) -> None:
     rate = sale.admission_per_minute
     settings.add_row("admission rate", "no bound" if rate is None else f"{rate:,} a minute")
     settings.add_row("join challenge", "on" if sale.join_challenge else "off")
-    settings.add_row("message", sale.message or "none")
+    settings.add_row("message", Text(sale.message or "none"))
     seed = report.queue.shuffle_seed
     settings.add_row("shuffle seed", "not drawn yet" if seed is None else str(seed))
     out.print(settings)
@@ -79,7 +80,7 @@ def print_concerts(reports: Sequence[ConcertReport], now: dt.datetime) -> None:
         seats = sum(d.available + d.held + d.sold for d in report.dates)
         table.add_row(
             str(concert.concert_id),
-            f"{concert.title}, {concert.venue}",
+            Text(f"{concert.title}, {concert.venue}"),  # their text, never markup
             str(report.phase),
             "-" if opens is None else f"{opens.astimezone(dt.UTC):%Y-%m-%d %H:%M}",
             f"{sold}/{seats}",
