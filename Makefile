@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check format test run bench lock clean
+.PHONY: install check format test test-fast run bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ format: install
 
 test: check
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest
+
+# The tests that need no service (no PostgreSQL, no Redis) and start no process,
+# selected by marker, not skipped; tests/README.md says which folder needs what.
+test-fast: install
+	$(BIN)/pytest -m "not postgres and not redis" \
+		tests/unit tests/property tests/contract tests/adapters tests/e2e tests/cli
 
 # The embedded deployment: migrate the SQLite file, seed the demo (once), and serve on
 # http://127.0.0.1:8000 (docs at /schema). CONCERT_* variables configure it.

@@ -20,8 +20,9 @@ import msgspec
 from adapters import redis
 from adapters.redis import RedisQueueStore
 from adapters.tokens import JwtTokenCodec
-from concert_core.domain import ConcertId, TokenClaims, TokenId, UserId
+from concert_core.domain import Concert, ConcertId, TokenClaims, TokenId, UserId
 from concert_core.policy import Policy
+from concert_core.use_cases import SaleState
 from concert_core.use_cases._views import queue_view
 from entrypoints.http.schemas import QueueStatusResponse
 
@@ -71,8 +72,9 @@ async def main() -> None:
         )
         place = await store.poll(ConcertId(1), token_id, now)
         assert place is not None
-        timed("queue view (position, wait, hint)", lambda: queue_view(place, policy))
-        view = queue_view(place, policy)
+        sale = SaleState(Concert(ConcertId(1), "Bench", "Hall"), sold_out=False, read_at=now)
+        timed("queue view (position, wait, hint)", lambda: queue_view(place, sale, policy, now))
+        view = queue_view(place, sale, policy, now)
         encoder = msgspec.json.Encoder()
         timed(
             "status reply built and encoded", lambda: encoder.encode(QueueStatusResponse.of(view))

@@ -225,16 +225,20 @@ class Yielding:
 
 
 class YieldingUnitOfWork:
-    def __init__(self, factory: MemoryUnitOfWorkFactory, jitter: Callable[[], int] = once) -> None:
+    """A unit of work of ``factory``'s whose repositories yield to the loop around every
+    call (see ``Yielding``); they are wrapped once it is entered, as some units of work
+    (the SQL one) make their repositories only then."""
+
+    def __init__(self, factory: UnitOfWorkFactory, jitter: Callable[[], int] = once) -> None:
         self._uow = factory()
-        for name in ("catalogue", "seats", "reservations", "wallets", "payments"):
-            setattr(self, name, Yielding(getattr(self._uow, name), jitter))
         self._jitter = jitter
 
     async def __aenter__(self) -> Self:
         for _ in range(self._jitter()):
             await asyncio.sleep(0)
         await self._uow.__aenter__()
+        for name in ("catalogue", "seats", "reservations", "wallets", "payments"):
+            setattr(self, name, Yielding(getattr(self._uow, name), self._jitter))
         return self
 
     async def __aexit__(

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from bench.onsale.client import API, Client, FanGaveUp, problem_code
+from bench.onsale.prequeue import PrequeueRecord
 
 RAMP_SECONDS = 5.0
 """Fans arrive evenly over this many seconds."""
@@ -17,8 +18,16 @@ RAMP_SECONDS = 5.0
 class Crowd:
     """The fans: each one enters, waits its turn, and buys one seat."""
 
-    def __init__(self, client: Client, concert_id: int, fans: int, ramp: float) -> None:
+    def __init__(
+        self,
+        client: Client,
+        concert_id: int,
+        fans: int,
+        ramp: float,
+        prequeue: PrequeueRecord | None = None,
+    ) -> None:
         self.client = client
+        self.prequeue = prequeue
         self.concert_id = concert_id
         self.fans = fans
         self.ramp = ramp
@@ -35,7 +44,7 @@ class Crowd:
         user = str(uuid.uuid4())
         try:
             while True:
-                token = await self._wait_until_active(user)
+                token = await self._wait_until_active(n, user)
                 outcome = await self._buy(user, token)
                 if outcome != "requeue":
                     self.outcomes[outcome] += 1
@@ -47,7 +56,7 @@ class Crowd:
             self.outcomes["stopped_at_end"] += 1
             raise
 
-    async def _wait_until_active(self, user: str) -> str:
+    async def _wait_until_active(self, n: int, user: str) -> str:
         c = self.client
         while True:
             status, place, retry_after = await c.call(
@@ -60,6 +69,8 @@ class Crowd:
                 c.note("issue", status, place)
                 raise FanGaveUp("issue")
             token: str = place["token"]
+            if self.prequeue is not None:
+                self.prequeue.joined(n, place)
             while place["status"] == "WAITING":
                 await asyncio.sleep(max(place["poll_after_seconds"], retry_after or 0))
                 status, place, retry_after = await c.call(
@@ -68,6 +79,8 @@ class Crowd:
                 if status != 200:
                     c.note("status", status, place)
                     raise FanGaveUp("status")
+                if self.prequeue is not None:
+                    self.prequeue.saw(n, place)
             if place["status"] == "ACTIVE":
                 return token
             self.re_entries += 1  # EXPIRED: enter again, at the back

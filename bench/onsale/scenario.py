@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import secrets
 import shutil
@@ -22,6 +23,12 @@ from bench.onsale.audit import audit, verdicts
 from bench.onsale.client import Client
 from bench.onsale.cpu import OtherCpu
 from bench.onsale.crowd import RAMP_SECONDS, Crowd
+from bench.onsale.prequeue import (
+    OPENS_AFTER_RAMP_SHARE,
+    PAUSED_AFTER_OPENING,
+    PrequeueRecord,
+    Sale,
+)
 from bench.onsale.report import client_figures, headline_first, percentiles, server_latency
 from bench.onsale.servers import Instances, run_command
 from bench.servers import concert_executable
@@ -49,6 +56,7 @@ async def run_onsale(
     wall_start = time.monotonic()
     deadline = wall_start + time_limit
     tag = secrets.token_hex(6)
+    admin_key = secrets.token_hex(32)
     db = f"bench_onsale_{tag}"
     namespace = f"bench_onsale_{tag}"
     seats = dates * SEATS_PER_DATE
@@ -62,6 +70,7 @@ async def run_onsale(
         CONCERT_TOKEN_SECRET=secrets.token_hex(32),
         CONCERT_ACTIVE_CAPACITY=str(capacity),
         CONCERT_ADMISSION_INTERVAL_SECONDS="1",
+        CONCERT_ADMIN_KEY=admin_key,
         PYTHONUNBUFFERED="1",
     )
     dsn = stores.asyncpg_dsn(stores.service_url(db))
@@ -100,9 +109,24 @@ async def run_onsale(
             await conn.close()
         if seeded != seats:
             raise RuntimeError(f"seeded {seeded} seats, expected {seats}")
+        # A pre-queue from now, its opening far ahead (set to a few seconds into the
+        # fans' arrival once they come), paused: the servers cannot open it meanwhile.
+        now = dt.datetime.now(dt.UTC)
+        await run_command(
+            [
+                concert, "sale", "set", str(concert_id),
+                "--prequeue-opens-at", now.isoformat(),
+                "--opens-at", (now + dt.timedelta(hours=1)).isoformat(),
+                "--pause",
+            ],
+            env,
+            setup_log,
+            workdir,
+            min(60.0, remaining()),
+        )  # fmt: skip
 
         await servers.start(instances, remaining)
-        report = await _drive(servers, dsn, concert_id, fans, seats, remaining())
+        report = await _drive(servers, dsn, concert_id, fans, seats, remaining(), admin_key)
         report["audit"] = counts = await asyncio.wait_for(audit(dsn), remaining(5.0))
         report["server_log_errors"] = servers.log_errors()
         report["server_access_log"] = servers.access_log
@@ -142,7 +166,13 @@ async def run_onsale(
 
 
 async def _drive(
-    servers: Instances, dsn: str, concert_id: int, fans: int, seats: int, budget: float
+    servers: Instances,
+    dsn: str,
+    concert_id: int,
+    fans: int,
+    seats: int,
+    budget: float,
+    admin_key: str,
 ) -> dict[str, Any]:
     """Let the fans loose until every seat is sold, every fan is done, or ``budget``
     seconds pass; then cancel whoever is left and report what the client saw."""
@@ -156,7 +186,10 @@ async def _drive(
         auto_decompress=False,
     ) as session:
         client = Client(session, servers.bases)
-        crowd = Crowd(client, concert_id, fans, RAMP_SECONDS)
+        record = PrequeueRecord()
+        sale = Sale(session, servers.bases[0], concert_id, admin_key)
+        opens_at = await sale.schedule(RAMP_SECONDS * OPENS_AFTER_RAMP_SHARE)
+        crowd = Crowd(client, concert_id, fans, RAMP_SECONDS, record)
         loop_lags: list[float] = []
         others = OtherCpu(dsn)
         await others.start()
@@ -164,6 +197,7 @@ async def _drive(
         client_cpu_before = time.process_time()
         started = time.perf_counter()
         watcher = asyncio.create_task(_watch_sell_out(dsn, seats, loop_lags))
+        resumer = asyncio.create_task(sale.resume_after(opens_at + PAUSED_AFTER_OPENING, record))
         tasks = [asyncio.create_task(crowd.fan(n)) for n in range(fans)]
         everyone = asyncio.gather(*tasks, return_exceptions=True)
         either: set[asyncio.Future[Any]] = {watcher, everyone}
@@ -175,6 +209,10 @@ async def _drive(
             await asyncio.gather(everyone, return_exceptions=True)
             if not watcher.done():
                 watcher.cancel()
+            if not resumer.done():
+                resumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(resumer, return_exceptions=True)
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(watcher, return_exceptions=True)
         ended = time.perf_counter()
@@ -192,6 +230,7 @@ async def _drive(
         "client_loop_lag_ms": percentiles(loop_lags),
         **other_cpu,
         **client_figures(client, crowd, latency_in_servers),
+        "prequeue": record.report(),
     }
 
 

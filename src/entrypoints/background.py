@@ -12,10 +12,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from concert_core.domain import DomainError
 
 _log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
 
 SWEEP_INTERVAL = dt.timedelta(seconds=5)
 
@@ -31,3 +33,15 @@ async def repeat(name: str, step: Callable[[], Awaitable[object]], every: dt.tim
         except Exception:
             _log.exception("%s failed; trying again in %s", name, every)
         await asyncio.sleep(every.total_seconds())
+
+
+def reporting(
+    step: Callable[[], Awaitable[_Result]], report: Callable[[_Result], None]
+) -> Callable[[], Awaitable[None]]:
+    """``step``, handing what each run returns to ``report`` (an admission pass's
+    admissions to the metrics, say)."""
+
+    async def run() -> None:
+        report(await step())
+
+    return run

@@ -1,7 +1,8 @@
 """Shared vocabulary of the contract suites: fixed instants, prices and small setups.
 
 Ports take ``now`` as an argument, so the suites pass explicit instants from ``T0``
-instead of moving a clock.
+instead of moving a clock. ``Backend`` (what a test's adapters were built from) comes
+from backends.py.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from attrs import frozen
-
+from backends import Backend
 from concert_core.domain import (
     ConcertId,
     Money,
@@ -22,14 +22,7 @@ from concert_core.domain import (
     TokenId,
     UserId,
 )
-from concert_core.policy import Policy
-from concert_core.ports import (
-    HoldOutcome,
-    HoldRequest,
-    IdempotencyStore,
-    QueueStore,
-    UnitOfWorkFactory,
-)
+from concert_core.ports import HoldOutcome, HoldRequest
 
 T0 = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 D1 = dt.date(2026, 12, 24)
@@ -37,17 +30,6 @@ D2 = dt.date(2026, 12, 25)
 D3 = dt.date(2026, 12, 31)
 PRICES: tuple[Money, ...] = tuple(Money(10_000 + 1_000 * n) for n in range(1, 51))
 """Seat ``n`` costs ``10_000 + 1_000 * n``: every seat's price is distinct."""
-
-
-@frozen
-class Backend:
-    """One storage family under test: what the ports' adapters were built from."""
-
-    name: str
-    uow: UnitOfWorkFactory
-    queue: QueueStore
-    idempotency: IdempotencyStore
-    policy: Policy
 
 
 def at(seconds: float) -> dt.datetime:

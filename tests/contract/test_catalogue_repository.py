@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from backends import Backend
 from concert_core.domain import ConcertId, Money, SeatNo, SeatStatus
-from contract.helpers import D1, D2, D3, PRICES, Backend, new_concert
+from contract.helpers import D1, D2, D3, PRICES, new_concert
 
 
 async def test_storage_assigns_distinct_ids_and_a_concert_reads_back_as_stored(

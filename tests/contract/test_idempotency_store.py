@@ -1,6 +1,7 @@
 """IdempotencyStore: the first result of a keyed request, kept for retries.
 
-The fixture's policy: lease 10 s, retention 24 h (SPEC: a key is kept at least 24 hours).
+The fixture's policy: lease 10 s, retention 24 h (docs/contract.md §3: a key is kept
+at least 24 hours).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import uuid
 
 import pytest
 
+from backends import Backend
 from concert_core.domain import IdempotencyInProgressError, IdempotencyKeyReusedError
 from concert_core.ports import IdempotencyKey, JsonValue
-from contract.helpers import T0, Backend, at, new_user
+from contract.helpers import T0, at, new_user
 
 RESULT: dict[str, JsonValue] = {
     "payment_id": "6b0f4a8e-0d3c-4c55-9f3e-2a1b7c9d0e11",

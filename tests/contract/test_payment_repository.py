@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from backends import Backend
 from concert_core.domain import (
     ConcertId,
     DomainError,
@@ -15,7 +16,7 @@ from concert_core.domain import (
     ReservationId,
     UserId,
 )
-from contract.helpers import Backend, at, new_reservation_id, new_user
+from contract.helpers import at, new_reservation_id, new_user
 
 
 def payment(user: UserId, amount: int, seconds: float, seats: int = 1) -> Payment:

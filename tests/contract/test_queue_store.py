@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from backends import Backend
 from concert_core.domain import (
     ConcertId,
     IssueOutcome,
@@ -18,7 +19,7 @@ from concert_core.domain import (
     TokenStatus,
     UserId,
 )
-from contract.helpers import T0, Backend, at, new_token_id, new_user
+from contract.helpers import T0, at, new_token_id, new_user
 
 C1, C2 = ConcertId(1), ConcertId(2)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from backends import Backend
 from concert_core.domain import (
     HoldExpiredError,
     NotFoundError,
@@ -15,7 +16,6 @@ from contract.helpers import (
     D1,
     D2,
     T0,
-    Backend,
     at,
     hold,
     new_concert,

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from backends import Backend
 from concert_core.domain import (
     ConcertId,
     DateAvailability,
@@ -23,7 +24,6 @@ from contract.helpers import (
     D3,
     PRICES,
     T0,
-    Backend,
     at,
     hold,
     hold_request,

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from attrs import frozen
 
+from backends import Backend
 from concert_core.domain import (
     ConcertId,
     Money,
@@ -18,7 +19,7 @@ from concert_core.domain import (
     UserId,
 )
 from concert_core.ports import UnitOfWork
-from contract.helpers import D1, D2, PRICES, T0, Backend, hold_request, new_concert, new_user, seat
+from contract.helpers import D1, D2, PRICES, T0, hold_request, new_concert, new_user, seat
 
 
 class Boom(Exception):

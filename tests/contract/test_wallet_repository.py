@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from backends import Backend
 from concert_core.domain import (
     EntryKind,
     InsufficientBalanceError,
@@ -16,7 +17,7 @@ from concert_core.domain import (
     ValidationError,
     Wallet,
 )
-from contract.helpers import T0, Backend, at, new_user
+from contract.helpers import T0, at, new_user
 
 
 async def charge(

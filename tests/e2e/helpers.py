@@ -11,18 +11,31 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+from attrs import evolve
+from dependency_injector import providers
 from litestar import Litestar
 
 from adapters.clock import ManualClock
 from concert_core import ConcertService, Policy
 from concert_core.domain import Concert, ConcertId
-from entrypoints.container import Storage
+from entrypoints.container import Container, Storage
+from entrypoints.http import create_app
 from entrypoints.http.errors import PROBLEMS
 from entrypoints.settings import Settings
 from support import DATES, schedule
 
 API = "/api/v1"
 DAY = DATES[0].isoformat()
+POLICY = Policy(
+    active_capacity=2,
+    active_ttl=dt.timedelta(seconds=300),
+    hold_ttl=dt.timedelta(seconds=60),
+    idle_timeout=dt.timedelta(seconds=120),
+    max_holds_per_user=2,
+    idempotency_lease=dt.timedelta(seconds=10),
+)
+"""The e2e tests' rules (the ``policy`` fixture): small and explicit, so that limits
+and lapses are reached in a few steps."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,22 @@ async def running(app: Litestar) -> AsyncIterator[None]:
     finally:
         stop.set()
         await task
+
+
+@asynccontextmanager
+async def running_api(
+    storage: Settings, clock: ManualClock, policy: Policy, **changes: Any
+) -> AsyncIterator[Api]:
+    """The app on ``storage``, its rules ``policy`` and its clock ``clock``, started
+    and driven in the test's own loop through ``httpx.ASGITransport``."""
+    settings = evolve(storage, policy=policy, **changes)
+    container = Container(settings=settings)
+    container.clock.override(providers.Object(clock))
+    app = create_app(settings, container=container)
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            yield Api(client=client, app=app, clock=clock, settings=settings)
 
 
 def assert_problem(reply: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

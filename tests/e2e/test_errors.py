@@ -1,5 +1,5 @@
-"""Every row of the error table (docs/contract.md §4), produced by an HTTP request:
-RFC 9457 problems."""
+"""Every row of the error table (docs/contract.md §4), produced by an HTTP request: RFC
+9457 problems."""
 
 from __future__ import annotations
 

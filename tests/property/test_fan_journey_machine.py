@@ -14,10 +14,11 @@ what must never break:
 - money conserved: accepted charges = balances + payments;
 - every SOLD seat has exactly one payment, and a payment's amount is its seats' prices.
 
-The same machine runs on two sets of adapters: in memory, where the invariants read
-the MemoryDatabase and the queue store's tokens directly, and (fewer, shorter runs) on
-PostgreSQL and Redis, where they read the tables and the Redis keys, and where the
-crowds' interleavings reach real transactions and scripts.
+The same machine runs on two storage families of backends.py: ``memory``, where the
+invariants read the MemoryDatabase itself, and (fewer, shorter runs)
+``postgres+redis``, where they read the tables, and where the crowds' interleavings
+reach real transactions and scripts. On both, the queue's tokens are read through the
+queue store's own ``look``, for every token it ever issued.
 """
 
 from __future__ import annotations
@@ -30,11 +31,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any, ClassVar, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import attrs
 import pytest
-import redis.asyncio as aioredis
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -44,31 +44,22 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters import sql
+import backends
 from adapters.clock import ManualClock
-from adapters.memory import (
-    MemoryDatabase,
-    MemoryIdempotencyStore,
-    MemoryQueueStore,
-    MemoryUnitOfWorkFactory,
-)
-from adapters.redis import RedisIdempotencyStore, RedisQueueStore
-from adapters.redis.packing import token_from_row as redis_token
+from adapters.memory import MemoryDatabase
 from adapters.sql import tables as t
-from adapters.sql.payments import _payment
-from adapters.sql.reservations import _reservation
-from adapters.sql.seats import _seat
-from adapters.sql.wallets import _entry
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
 from concert_core.domain import (
     ConcertId,
     DomainError,
+    EntryKind,
     HoldExpiredError,
     IdempotencyKeyReusedError,
+    IssueOutcome,
     LedgerEntry,
     Money,
     Payment,
@@ -79,14 +70,16 @@ from concert_core.domain import (
     ReservationStatus,
     Seat,
     SeatKey,
+    SeatNo,
     SeatStatus,
+    TokenId,
     TokenNotActiveError,
     TokenStatus,
     UserId,
     ValidationError,
     Wallet,
 )
-from concert_core.ports import IdempotencyStore, QueueStore, UnitOfWork
+from concert_core.ports import IdempotencyStore, QueueStore
 from concert_core.use_cases import (
     ChargeCommand,
     HoldSeatCommand,
@@ -94,7 +87,7 @@ from concert_core.use_cases import (
     PayCommand,
     ScheduleConcertCommand,
 )
-from services import empty_postgres, redis_namespace, require_redis
+from services import require_redis
 from support import Yielding, YieldingUnitOfWork
 
 T = TypeVar("T")
@@ -143,9 +136,55 @@ class StoredRows:
     payments: dict[PaymentId, Payment]
 
 
+def seat_of(row: Row[Any]) -> Seat:
+    return Seat(
+        key=SeatKey(ConcertId(row.concert_id), row.date, SeatNo(row.seat_no)),
+        price=Money(row.price),
+        status=SeatStatus(row.status),
+        holder=UserId(row.holder) if row.holder else None,
+        held_until=row.held_until,
+        reservation_id=ReservationId(row.reservation_id) if row.reservation_id else None,
+    )
+
+
+def reservation_of(row: Row[Any]) -> Reservation:
+    return Reservation(
+        reservation_id=ReservationId(row.reservation_id),
+        user_id=UserId(row.user_id),
+        seat=SeatKey(ConcertId(row.concert_id), row.date, SeatNo(row.seat_no)),
+        price=Money(row.price),
+        status=ReservationStatus(row.status),
+        held_until=row.held_until,
+        created_at=row.created_at,
+        token_id=TokenId(row.token_id),
+    )
+
+
+def entry_of(row: Row[Any]) -> LedgerEntry:
+    return LedgerEntry(
+        entry_id=row.entry_id,
+        user_id=UserId(row.user_id),
+        kind=EntryKind(row.kind),
+        amount=row.amount,
+        at=row.at,
+        payment_id=PaymentId(row.payment_id) if row.payment_id else None,
+    )
+
+
+def payment_of(row: Row[Any]) -> Payment:
+    return Payment(
+        payment_id=PaymentId(row.payment_id),
+        user_id=UserId(row.user_id),
+        concert_id=ConcertId(row.concert_id),
+        reservation_ids=tuple(ReservationId(uuid.UUID(r)) for r in row.reservation_ids),
+        amount=Money(row.amount),
+        paid_at=row.paid_at,
+    )
+
+
 async def read_stored_rows(engine: AsyncEngine, seen: dict[ReservationId, int]) -> StoredRows:
-    """Every seat, reservation, wallet, ledger entry and payment in the database, mapped
-    as the SQL repositories map them, read in one transaction.
+    """Every seat, reservation, wallet, ledger entry and payment in the database, read
+    from the tables in one transaction and mapped here (the ``*_of`` functions above).
 
     ``seen`` numbers the reservations in the order they were first read (kept by the
     caller from one read to the next); those first read together are ordered by when
@@ -167,94 +206,62 @@ async def read_stored_rows(engine: AsyncEngine, seen: dict[ReservationId, int]) 
             wallets = await connection.execute(select(t.wallets).order_by(t.wallets.c.user_id))
             entries = await connection.execute(select(t.ledger).order_by(ledger.serial))
             payments = await connection.execute(select(t.payments).order_by(p.serial))
-    held = [_reservation(row) for row in reservations]
+    held = [reservation_of(row) for row in reservations]
     for reservation in held:
         seen.setdefault(reservation.reservation_id, len(seen))
     by_user: dict[UserId, list[LedgerEntry]] = defaultdict(list)
-    for entry in map(_entry, entries):
+    for entry in map(entry_of, entries):
         by_user[entry.user_id].append(entry)
     return StoredRows(
-        seats={seat.key: seat for seat in map(_seat, seats)},
+        seats={seat.key: seat for seat in map(seat_of, seats)},
         reservations={
             x.reservation_id: x for x in sorted(held, key=lambda x: seen[x.reservation_id])
         },
         wallets={UserId(w.user_id): Wallet(UserId(w.user_id), Money(w.balance)) for w in wallets},
         ledger=dict(by_user),
-        payments={payment.payment_id: payment for payment in map(_payment, payments)},
+        payments={payment.payment_id: payment for payment in map(payment_of, payments)},
     )
 
 
-class RecordingQueue(QueueStore, Protocol):
-    """A queue store that logs its admission passes (in the order they ran)."""
+class RecordingQueue:
+    """A queue store (any family's) that logs its admission passes in the order they
+    ran, and reads back every token it ever issued through its own ``look``."""
 
-    passes: list[tuple[ConcertId, list[QueueToken]]]
-
-
-class RecordingQueueStore(MemoryQueueStore):
-    """The memory store, logging every admission pass for the FIFO invariant."""
-
-    def __init__(self, policy: Policy) -> None:
-        super().__init__(policy)
+    def __init__(self, inner: QueueStore) -> None:
+        self._inner = inner
         self.passes: list[tuple[ConcertId, list[QueueToken]]] = []
-
-    async def admit(
-        self, concert_id: ConcertId, now: dt.datetime, **limits: Any
-    ) -> list[QueueToken]:
-        admitted = await super().admit(concert_id, now, **limits)
-        self.passes.append((concert_id, admitted))
-        return admitted
-
-    def tokens(self) -> list[QueueToken]:
-        """Every token it keeps (no copies: read them, never change them)."""
-        return list(self._tokens.values())
-
-
-class RecordingRedisQueueStore(RedisQueueStore):
-    """The Redis store, logging every admission pass; its tokens read from Redis."""
-
-    def __init__(self, client: aioredis.Redis, policy: Policy, *, namespace: str) -> None:
-        super().__init__(client, policy, namespace=namespace)
-        self.client = client
-        self.passes: list[tuple[ConcertId, list[QueueToken]]] = []
+        self.issued: dict[tuple[ConcertId, TokenId], None] = {}
+        """Every token it issued (a dict: kept in the order issued, without repeats)."""
         self._one_pass_at_a_time = asyncio.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def issue(
+        self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> IssueOutcome:
+        outcome = await self._inner.issue(user_id, concert_id, token_id, now)
+        self.issued[(concert_id, outcome.place.token.token_id)] = None
+        return outcome
 
     async def admit(
         self, concert_id: ConcertId, now: dt.datetime, **limits: Any
     ) -> list[QueueToken]:
         # Redis runs each pass (a script) whole, but the replies of passes sent at once
         # on two connections may come back in either order: the log must keep the
-        # order they ran in, so passes go one at a time (issues still interleave).
+        # order they ran in, so passes go one at a time (issues still interleave). In
+        # memory a pass never waits, so the lock is never contended.
         async with self._one_pass_at_a_time:
-            admitted = await super().admit(concert_id, now, **limits)
+            admitted = await self._inner.admit(concert_id, now, **limits)
             self.passes.append((concert_id, admitted))
         return admitted
 
-    async def read_tokens(self, concerts: Sequence[ConcertId]) -> list[QueueToken]:
-        """Every token kept in the concerts' ``tok`` hashes, mapped as the scripts'
-        replies are (a reply's row is the token id followed by the packed token)."""
-        tokens: list[QueueToken] = []
-        for concert in concerts:
-            (key,) = (k for k in self.keys(concert) if k.endswith(":tok"))
-            stored: dict[bytes, bytes] = await self.client.hgetall(key)
-            tokens.extend(redis_token(concert, tid + packed) for tid, packed in stored.items())
-        return sorted(tokens, key=lambda token: (token.concert_id, token.sequence))
-
-
-class YieldingSqlUnitOfWork(YieldingUnitOfWork):
-    """YieldingUnitOfWork for a unit of work whose repositories exist only once it is
-    entered (the SQL one opens its connection then)."""
-
-    def __init__(self, factory: Callable[[], UnitOfWork], jitter: Callable[[], int]) -> None:
-        self._uow = factory()
-        self._jitter = jitter
-
-    async def __aenter__(self) -> Self:
-        for _ in range(self._jitter()):
-            await asyncio.sleep(0)
-        await self._uow.__aenter__()
-        for name in ("catalogue", "seats", "reservations", "wallets", "payments"):
-            setattr(self, name, Yielding(getattr(self._uow, name), self._jitter))
-        return self
+    async def read_tokens(self, now: dt.datetime) -> list[QueueToken]:
+        """Every token it issued, as it keeps it now (a look records no poll)."""
+        places = await asyncio.gather(
+            *(self._inner.look(concert, token, now) for concert, token in self.issued)
+        )
+        return [place.token for place in places if place is not None]
 
 
 # -- the machine ----------------------------------------------------------------------
@@ -262,6 +269,12 @@ class YieldingSqlUnitOfWork(YieldingUnitOfWork):
 
 class FanJourneyMachine(RuleBasedStateMachine):
     """On the in-memory adapters: the invariants read the MemoryDatabase itself."""
+
+    family: ClassVar[str] = "memory"
+    """The storage family of backends.py the machine runs on."""
+    postgres_url: ClassVar[str | None] = None
+    """The run's migrated database, for a family that needs one: the test case sets it
+    (a machine takes no fixtures)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -308,24 +321,44 @@ class FanJourneyMachine(RuleBasedStateMachine):
     def open_storage(
         self, jitter: Callable[[], int]
     ) -> tuple[Callable[[], Any], RecordingQueue, IdempotencyStore]:
-        """The service's units of work, its queue store (recording) and its idempotency
-        store; whatever must be closed goes on ``self.resources``."""
-        self.db = MemoryDatabase()
-        units = MemoryUnitOfWorkFactory(self.db)
+        """The family's units of work, its queue store (recording) and its idempotency
+        store, opened on the machine's loop and closed with ``self.resources``."""
+        opening = backends.open_backend(self.family, self.policy, self._postgres_url)
+        self.backend = self.loop.run(self.resources.enter_async_context(opening))
+        # What storage holds, read once after a step: the next rule's preconditions
+        # and every invariant share it (time passing changes no row or token).
+        self.snapshot: Stored | None = None
+        self.tokens_read: list[QueueToken] | None = None
+        self.first_seen: dict[ReservationId, int] = {}
+        units = self.backend.uow
         return (
             lambda: YieldingUnitOfWork(units, jitter),
-            RecordingQueueStore(self.policy),
-            MemoryIdempotencyStore(self.policy),
+            RecordingQueue(self.backend.queue),
+            self.backend.idempotency,
         )
+
+    def _postgres_url(self) -> str:
+        url = self.postgres_url
+        assert url is not None, f"the test case sets {type(self).__name__}.postgres_url"
+        return url
 
     def stored(self) -> Stored:
         """Seats, reservations, wallets, ledger and payments as storage holds them now."""
-        return self.db
+        if self.snapshot is None:
+            self.snapshot = self.read_stored()
+        return self.snapshot
+
+    def read_stored(self) -> Stored:
+        database = self.backend.database
+        if isinstance(database, MemoryDatabase):
+            return database  # read as it is: the memory database is the state itself
+        return self.loop.run(read_stored_rows(database, self.first_seen))
 
     def stored_tokens(self) -> list[QueueToken]:
-        """Every token the queue store keeps, as it keeps it."""
-        assert isinstance(self.queue, RecordingQueueStore)
-        return self.queue.tokens()
+        """Every token the queue store issued, as it keeps it now."""
+        if self.tokens_read is None:
+            self.tokens_read = self.loop.run(self.queue.read_tokens(self.now()))
+        return self.tokens_read
 
     @initialize()
     def fans_have_money_and_one_is_admitted(self) -> None:
@@ -336,6 +369,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a step's work (which may change what is stored)."""
+        self.snapshot = self.tokens_read = None
         return self.loop.run(coroutine)
 
     def interleave(self, shuffle: random.Random) -> None:
@@ -587,7 +621,7 @@ class FanJourneyMachine(RuleBasedStateMachine):
     def no_seat_is_sold_or_held_twice(self) -> None:
         now = self.now()
         db = self.stored()
-        claims: dict[object, list[ReservationId]] = defaultdict(list)
+        claims: dict[SeatKey, list[ReservationId]] = defaultdict(list)
         for r in db.reservations.values():
             if r.status is ReservationStatus.CONFIRMED or r.is_live_hold(now):
                 claims[r.seat].append(r.reservation_id)
@@ -685,55 +719,18 @@ TestFanJourney = FanJourneyMachine.TestCase
 
 class FanJourneyOnPostgresAndRedis(FanJourneyMachine):
     """On PostgreSQL and Redis: each run starts from empty tables and a Redis namespace
-    of its own (its keys deleted at teardown); the invariants read the rows and keys.
+    of its own (its keys deleted at teardown); the invariants read the rows.
 
     Engine and Redis client are made and closed on the machine's own loop.
     """
 
-    postgres_url: ClassVar[str | None] = None
-    """The run's migrated database: the test case sets it (a machine takes no fixtures)."""
-
-    def open_storage(
-        self, jitter: Callable[[], int]
-    ) -> tuple[Callable[[], Any], RecordingQueue, IdempotencyStore]:
-        url = self.postgres_url
-        assert url is not None, "the test case sets FanJourneyOnPostgresAndRedis.postgres_url"
-        tables = contextlib.asynccontextmanager(empty_postgres)(url)
-        keys = contextlib.asynccontextmanager(redis_namespace)()
-        client, namespace = self.loop.run(self.resources.enter_async_context(keys))
-        self.engine = self.loop.run(self.resources.enter_async_context(tables))
-        # What storage holds, read once after a step: the next rule's preconditions
-        # and every invariant share it (time passing changes no row or key).
-        self.snapshot: StoredRows | None = None
-        self.tokens_read: list[QueueToken] | None = None
-        self.first_seen: dict[ReservationId, int] = {}
-        self.redis_queue = RecordingRedisQueueStore(client, self.policy, namespace=namespace)
-        units = sql.SqlUnitOfWorkFactory(self.engine)
-        return (
-            lambda: YieldingSqlUnitOfWork(units, jitter),
-            self.redis_queue,
-            RedisIdempotencyStore(client, self.policy, namespace=namespace),
-        )
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        self.snapshot = self.tokens_read = None
-        return super().run(coroutine)
+    family = "postgres+redis"
 
     def interleave(self, shuffle: random.Random) -> None:
         # One draw seeds the yields, not a draw per port call: here a race may end
         # otherwise on a replay, and a request that ends otherwise makes another number
         # of port calls; Hypothesis needs the same draws whatever the race did.
         self.shuffle = random.Random(shuffle.getrandbits(64))
-
-    def stored(self) -> Stored:
-        if self.snapshot is None:
-            self.snapshot = self.loop.run(read_stored_rows(self.engine, self.first_seen))
-        return self.snapshot
-
-    def stored_tokens(self) -> list[QueueToken]:
-        if self.tokens_read is None:
-            self.tokens_read = self.loop.run(self.redis_queue.read_tokens(self.concerts))
-        return self.tokens_read
 
 
 _memory = FanJourneyMachine.TestCase.settings
@@ -745,9 +742,8 @@ POSTGRES_AND_REDIS = settings(
 """A tenth of the profile's runs, two thirds as long: here a step costs round trips."""
 
 
-@pytest.mark.postgres
-@pytest.mark.redis
-class TestFanJourneyOnPostgresAndRedis(FanJourneyOnPostgresAndRedis.TestCase):
+class TestFanJourneyOnPostgresAndRedis(FanJourneyOnPostgresAndRedis.TestCase):  # type: ignore[misc, valid-type]
+    pytestmark = backends.marks(FanJourneyOnPostgresAndRedis.family)
     settings = POSTGRES_AND_REDIS
 
     @pytest.fixture(autouse=True)

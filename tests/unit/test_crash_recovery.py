@@ -24,10 +24,15 @@ from adapters.memory import (
 )
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
-from concert_core.domain import IdempotencyInProgressError, ServiceUnavailableError
+from concert_core.domain import (
+    IdempotencyInProgressError,
+    ReservationStatus,
+    ServiceUnavailableError,
+    TokenStatus,
+)
 from concert_core.ports import IdempotencyKey, JsonValue
 from concert_core.use_cases import ChargeCommand, HoldSeatCommand, PayCommand
-from support import DATES, active_token, new_user, schedule
+from support import DATES, active_token, build_memory_service, hold, new_user, schedule
 
 LEASE = dt.timedelta(seconds=10)
 
@@ -113,6 +118,29 @@ async def test_a_payment_rerun_after_a_crash_returns_the_first_payment(
     assert receipt.amount == hold.reservation.price
     assert receipt.balance == 100_000 - hold.reservation.price
     assert (await service.get_balance(user)).balance == receipt.balance
+
+
+async def test_a_replayed_payment_does_not_end_the_fans_later_turn(
+    policy: Policy, clock: ManualClock
+) -> None:
+    store = DiesBeforeStoringResults(policy)
+    service = build_memory_service(policy, clock, idempotency=store).service
+    concert = await schedule(service)
+    user = new_user()
+    await service.charge_wallet(ChargeCommand(user, 1_000_000))
+    first_turn = await active_token(service, concert.concert_id, user)
+    paid = await hold(service, first_turn.token, concert.concert_id, 1)
+    await service.pay(PayCommand(first_turn.token, [paid.reservation_id], "k"))
+    store.dying = False
+    clock.advance(policy.idempotency_lease)
+
+    next_turn = await active_token(service, concert.concert_id, user)
+    next_hold = await hold(service, next_turn.token, concert.concert_id, 2)
+    replay = await service.pay(PayCommand(next_turn.token, [paid.reservation_id], "k"))
+    assert replay.reservation_ids == (paid.reservation_id,)
+    assert (await service.queue_status(next_turn.token)).status is TokenStatus.ACTIVE
+    view = await service.get_reservation(next_turn.token, next_hold.reservation_id)
+    assert view.status is ReservationStatus.HELD
 
 
 class LosesCommitReplies:

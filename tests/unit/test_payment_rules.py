@@ -1,18 +1,21 @@
-"""SPEC 3, Payment: all or nothing, its failures, its idempotency and its history."""
+"""docs/contract.md §3, Payment: all or nothing, its failures, its idempotency and its history."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from adapters.clock import ManualClock
+from adapters.memory import MemoryQueueStore
 from concert_core import ConcertService, Policy
 from concert_core.domain import (
     Concert,
+    ConcertId,
     EntryKind,
     HoldExpiredError,
     IdempotencyInProgressError,
@@ -20,8 +23,13 @@ from concert_core.domain import (
     InsufficientBalanceError,
     NotFoundError,
     NotOwnerError,
+    QueueToken,
     ReservationId,
+    ReservationStatus,
+    ServiceUnavailableError,
+    TokenId,
     TokenNotActiveError,
+    TokenStatus,
     ValidationError,
 )
 from concert_core.use_cases import (
@@ -32,7 +40,16 @@ from concert_core.use_cases import (
     PayCommand,
     tiered_prices,
 )
-from support import DATES, MemoryKit, active_token, hold, new_user, schedule
+from support import (
+    DATES,
+    MemoryKit,
+    active_token,
+    another_instance,
+    build_memory_service,
+    hold,
+    new_user,
+    schedule,
+)
 
 PRICES = tiered_prices(100_000)
 FRONT, MIDDLE, BACK = 1, 11, 31
@@ -66,6 +83,49 @@ async def state(
         "seats": [s.status for s in seat_map.seats],
         "token": (await service.queue_status(ticket.token)).status,
     }
+
+
+class HookedQueue(MemoryQueueStore):
+    """The memory queue, running ``on_expire`` right after an ``expire`` (or raising)."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.on_expire: Callable[[], Awaitable[None]] | None = None
+
+    async def expire(
+        self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
+    ) -> QueueToken | None:
+        ended = await super().expire(concert_id, token_id, now)
+        hook, self.on_expire = self.on_expire, None
+        if hook is not None:
+            await hook()
+        return ended
+
+
+class LookHook(MemoryQueueStore):
+    """The memory queue, running ``on_look`` once, at the next ``look``."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(policy)
+        self.on_look: Callable[[], Awaitable[None]] | None = None
+
+    async def look(self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime) -> Any:
+        hook, self.on_look = self.on_look, None
+        if hook is not None:
+            await hook()
+        return await super().look(concert_id, token_id, now)
+
+
+@pytest.fixture
+def queue(policy: Policy) -> HookedQueue:
+    return HookedQueue(policy)
+
+
+@pytest.fixture
+def kit(policy: Policy, clock: ManualClock, queue: HookedQueue) -> MemoryKit:
+    """The in-memory service, its queue one whose expiries a test may hook (none does
+    unless it sets ``queue.on_expire``)."""
+    return build_memory_service(policy, clock, queue=queue)
 
 
 # -- paying --------------------------------------------------------------------------------
@@ -158,6 +218,29 @@ async def test_paying_releases_the_users_other_holds(
     )
     assert BACK in [s.seat_no for s in seat_map.seats]
     assert MIDDLE not in [s.seat_no for s in seat_map.seats]
+
+
+async def test_paying_releases_only_the_holds_of_the_token_that_paid(
+    service: ConcertService, queue: HookedQueue
+) -> None:
+    concert = await schedule(service)
+    user = new_user()
+    await service.charge_wallet(ChargeCommand(user, 1_000_000))
+    first = await active_token(service, concert.concert_id, user)
+    paid = await hold(service, first.token, concert.concert_id, 1)
+    later: dict[str, Any] = {}
+
+    async def the_fans_next_turn_lands_in_between() -> None:
+        ticket = await service.issue_token(IssueTokenCommand(user, concert.concert_id))
+        await service.admit_waiting(concert.concert_id)
+        later["token"] = ticket.token
+        later["hold"] = await hold(service, ticket.token, concert.concert_id, 2)
+
+    queue.on_expire = the_fans_next_turn_lands_in_between
+    await service.pay(PayCommand(first.token, [paid.reservation_id]))
+    still = await service.get_reservation(later["token"], later["hold"].reservation_id)
+    assert still.status is ReservationStatus.HELD
+    assert (await service.queue_status(later["token"])).status is TokenStatus.ACTIVE
 
 
 # -- failures change nothing -----------------------------------------------------------------
@@ -282,6 +365,19 @@ async def test_paying_an_unknown_reservation_is_not_found_and_changes_nothing(
     assert await state(kit, ticket, concert, ids) == before
 
 
+async def test_paying_for_a_missing_and_a_foreign_reservation_reports_the_missing_one(
+    service: ConcertService,
+) -> None:
+    concert = await schedule(service)
+    buyer, other = (
+        await active_token(service, concert.concert_id),
+        await active_token(service, concert.concert_id),
+    )
+    theirs = await hold(service, other.token, concert.concert_id, 9)
+    with pytest.raises(NotFoundError):
+        await service.pay(PayCommand(buyer.token, [theirs.reservation_id, new_user()]))
+
+
 async def test_paying_a_reservation_of_another_concert_is_token_not_active(
     service: ConcertService, concert: Concert
 ) -> None:
@@ -346,6 +442,23 @@ async def test_a_payment_retried_a_day_later_still_gets_its_first_receipt(
     assert (await service.get_balance(ticket.view.user_id)).balance == 930_000
 
 
+async def test_a_key_reused_after_retention_for_other_seats_pays_for_them(
+    service: ConcertService, clock: ManualClock
+) -> None:
+    concert = await schedule(service)
+    user = new_user()
+    await service.charge_wallet(ChargeCommand(user, 1_000_000))
+    first = await active_token(service, concert.concert_id, user)
+    r1 = await hold(service, first.token, concert.concert_id, 1)
+    await service.pay(PayCommand(first.token, [r1.reservation_id], "p"))
+    clock.advance(dt.timedelta(hours=25))  # past the day a key is kept
+    second = await active_token(service, concert.concert_id, user)
+    r2 = await hold(service, second.token, concert.concert_id, 2)
+    receipt = await service.pay(PayCommand(second.token, [r2.reservation_id], "p"))
+    assert receipt.reservation_ids == (r2.reservation_id,)
+    assert len(await service.payment_history(user)) == 2
+
+
 async def test_a_keyed_retry_lists_the_same_reservations_in_any_order(
     service: ConcertService, concert: Concert
 ) -> None:
@@ -408,6 +521,27 @@ async def test_a_keyed_payment_that_failed_can_be_retried_with_the_same_key(
     assert [e.amount for e in kit.db.ledger[user]] == [100_000, 50_000, -150_000]
 
 
+async def test_an_outage_after_a_payment_commits_keeps_its_receipt_and_its_key(
+    service: ConcertService, queue: HookedQueue
+) -> None:
+    concert = await schedule(service)
+    user = new_user()
+    await service.charge_wallet(ChargeCommand(user, 1_000_000))
+    ticket = await active_token(service, concert.concert_id, user)
+    r1 = await hold(service, ticket.token, concert.concert_id, 1)
+    r2 = await hold(service, ticket.token, concert.concert_id, 2)
+
+    async def outage() -> None:
+        raise ServiceUnavailableError("the queue backend blinked")
+
+    queue.on_expire = outage
+    receipt = await service.pay(PayCommand(ticket.token, [r1.reservation_id], "k"))
+    assert receipt.reservation_ids == (r1.reservation_id,)
+    with pytest.raises(IdempotencyKeyReusedError):
+        await service.pay(PayCommand(ticket.token, [r2.reservation_id], "k"))
+    assert await service.pay(PayCommand(ticket.token, [r1.reservation_id], "k")) == receipt
+
+
 async def test_a_payment_retried_while_the_first_still_runs_is_idempotency_in_progress(
     service: ConcertService, kit: MemoryKit, concert: Concert
 ) -> None:
@@ -425,6 +559,36 @@ async def test_a_payment_retried_while_the_first_still_runs_is_idempotency_in_pr
     assert await service.pay(command) == receipt
     assert (await service.get_balance(ticket.view.user_id)).balance == 850_000
     assert len(await service.payment_history(ticket.view.user_id)) == 1
+
+
+async def test_a_retry_that_took_over_from_a_slow_first_run_answers_with_its_payment(
+    policy: Policy, clock: ManualClock
+) -> None:
+    queue = LookHook(policy)
+    kit = build_memory_service(policy, clock, queue=queue)
+    slow = kit.service  # the first run: its units of work wait at the gate
+    retry = another_instance(kit, clock)
+    concert = await schedule(slow)
+    user = new_user()
+    await slow.charge_wallet(ChargeCommand(user, 1_000_000))
+    ticket = await active_token(slow, concert.concert_id, user)
+    held = await hold(slow, ticket.token, concert.concert_id, 1)
+    command = PayCommand(ticket.token, [held.reservation_id], "k")
+
+    kit.gate.close()
+    first = asyncio.create_task(slow.pay(command))
+    await kit.gate.blocked.wait()
+    clock.advance(policy.idempotency_lease)
+
+    async def the_first_run_finishes_meanwhile() -> None:
+        kit.gate.open.set()
+        await first
+
+    queue.on_look = the_first_run_finishes_meanwhile
+    answer = await retry.pay(command)
+    assert answer.payment_id == (await first).payment_id
+    assert len(await slow.payment_history(user)) == 1
+    assert (await slow.get_balance(user)).balance == 1_000_000 - held.price
 
 
 # -- history --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""SPEC 3, Queue: the waiting room through the use cases, on memory adapters."""
+"""docs/contract.md §3, Queue: the waiting room through the use cases, on memory adapters."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""SPEC 3, Seats and holds: browsing dates and seats, holding, releasing, reading."""
+"""docs/contract.md §3, Seats and holds: browsing dates and seats, holding, releasing, reading."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,9 @@ from concert_core.domain import (
     NotOwnerError,
     ReservationId,
     SeatUnavailableError,
+    ServiceUnavailableError,
     TokenId,
+    TokenInvalidError,
     TokenNotActiveError,
 )
 from concert_core.use_cases import (
@@ -311,6 +314,22 @@ async def test_a_hold_made_as_the_token_ends_is_given_back(
     assert await seat_status(service, observer.token, concert.concert_id, 1) == "AVAILABLE"
 
 
+async def test_a_hold_whose_token_cannot_be_extended_is_given_back(
+    policy: Policy, clock: ManualClock
+) -> None:
+    class Unreachable(MemoryQueueStore):
+        async def extend_active(self, *args: Any) -> bool:
+            raise ServiceUnavailableError("the queue backend is down")
+
+    service = build_memory_service(policy, clock, queue=Unreachable(policy)).service
+    concert = await schedule(service)
+    ticket = await active_token(service, concert.concert_id)
+    with pytest.raises(ServiceUnavailableError):
+        await hold(service, ticket.token, concert.concert_id, 3)
+    seats = await service.list_seats(ListSeatsQuery(ticket.token, concert.concert_id, DATES[0]))
+    assert seats.seats[2].status == "AVAILABLE"
+
+
 # -- releasing ---------------------------------------------------------------------------
 
 
@@ -391,6 +410,19 @@ async def test_releasing_needs_an_active_token_for_the_reservations_concert(
         await service.release_hold(there.token, mine.reservation_id)
     assert (raised.value.token_status, raised.value.position) == ("ACTIVE", None)
     assert (await service.get_reservation(here.token, mine.reservation_id)).status == "HELD"
+
+
+async def test_releasing_with_a_signed_token_the_queue_does_not_know_is_token_invalid(
+    service: ConcertService, policy: Policy, clock: ManualClock
+) -> None:
+    concert = await schedule(service)
+    ticket = await active_token(service, concert.concert_id)
+    held = await hold(service, ticket.token, concert.concert_id, 5)
+    stranger = build_memory_service(policy, clock).service  # same secret, another queue
+    await schedule(stranger)
+    unknown = await stranger.issue_token(IssueTokenCommand(new_user(), concert.concert_id))
+    with pytest.raises(TokenInvalidError):
+        await service.release_hold(unknown.token, held.reservation_id)
 
 
 # -- reading a reservation ---------------------------------------------------------------

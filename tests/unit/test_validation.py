@@ -7,16 +7,19 @@ import uuid
 
 import pytest
 
-from concert_core import Policy
+from concert_core import ConcertService, Policy
 from concert_core.domain import ValidationError
 from concert_core.domain import values as v
 from concert_core.use_cases import (
+    ChargeCommand,
     HoldSeatCommand,
     IssueTokenCommand,
     ListSeatsQuery,
+    PayCommand,
     ScheduleConcertCommand,
     tiered_prices,
 )
+from support import DATES, active_token, hold, new_user, schedule
 
 PRICES = tiered_prices(100_000)
 NOT_INTEGERS = [True, False, 1.0, 2.5, "1", None, [1]]
@@ -98,7 +101,7 @@ def test_a_date_that_is_not_a_calendar_date_written_yyyy_mm_dd_is_refused(value:
 
 
 def test_an_iso_week_date_of_ten_characters_is_not_a_yyyy_mm_dd_date() -> None:
-    # "2026-W52-4" is 2026-12-24 in ISO week notation; SPEC dates are YYYY-MM-DD only.
+    # "2026-W52-4" is 2026-12-24 in ISO week notation; the API's dates are YYYY-MM-DD only.
     with pytest.raises(ValidationError):
         v.calendar_date("2026-W52-4")
     with pytest.raises(ValidationError):
@@ -158,6 +161,39 @@ def test_scheduling_needs_a_title_dates_and_fifty_valid_prices() -> None:
             ScheduleConcertCommand(title, venue, dates, prices)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("key", [123, b"k", ["k"], 1.5, True])
+async def test_an_idempotency_key_that_is_not_a_string_is_a_validation_error(key: object) -> None:
+    with pytest.raises(ValidationError):
+        ChargeCommand(new_user(), 1_000, idempotency_key=key)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        PayCommand("t", [new_user()], idempotency_key=key)  # type: ignore[arg-type]
+
+
+async def test_reservation_ids_may_come_as_strings_and_junk_is_a_validation_error(
+    service: ConcertService,
+) -> None:
+    concert = await schedule(service)
+    ticket = await active_token(service, concert.concert_id)
+    held = await hold(service, ticket.token, concert.concert_id, 5)
+    by_text = await service.get_reservation(ticket.token, str(held.reservation_id))
+    assert by_text.reservation_id == held.reservation_id
+    for junk in (["x"], {}, "not-a-uuid", 7):
+        with pytest.raises(ValidationError):
+            await service.get_reservation(ticket.token, junk)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError):
+            await service.release_hold(ticket.token, junk)  # type: ignore[arg-type]
+    for junk in ("1", [1], 0):
+        with pytest.raises(ValidationError):
+            await service.admit_waiting(junk)  # type: ignore[arg-type]
+
+
+def test_only_available_must_be_a_boolean_and_prices_a_list_of_integers() -> None:
+    with pytest.raises(ValidationError):
+        ListSeatsQuery("t", 1, DATES[0], only_available="false")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        ScheduleConcertCommand("A", "B", [DATES[0]], b"x" * 50)  # type: ignore[arg-type]
+
+
 def test_tiered_prices_are_integer_won_by_tier() -> None:
     assert len(PRICES) == 50
     assert all(type(p) is int for p in PRICES)
@@ -177,6 +213,15 @@ def test_tiered_prices_are_integer_won_by_tier() -> None:
 def test_a_policy_refuses_non_positive_limits_and_durations(change: dict[str, object]) -> None:
     with pytest.raises((ValueError, TypeError)):
         Policy(**change)  # type: ignore[arg-type]
+
+
+def test_a_policy_with_durations_past_a_year_or_absurd_limits_is_refused() -> None:
+    with pytest.raises(ValueError, match="366 days"):
+        Policy(active_ttl=dt.timedelta(seconds=10**12))
+    with pytest.raises(ValueError, match="must be <="):
+        Policy(active_capacity=10**9)
+    with pytest.raises(ValueError, match="must be <="):
+        Policy(max_holds_per_user=10**6)
 
 
 def test_the_default_policy_is_the_specs() -> None:

@@ -1,4 +1,4 @@
-"""SPEC 3, Wallet: charging, the balance cap, the ledger and idempotent charges."""
+"""docs/contract.md §3, Wallet: charging, the balance cap, the ledger and idempotent charges."""
 
 from __future__ import annotations
 
@@ -133,6 +133,15 @@ async def test_an_idempotency_key_is_kept_for_at_least_a_day(
     with pytest.raises(IdempotencyKeyReusedError):
         await service.charge_wallet(ChargeCommand(user, 6_000, idempotency_key="top-up-1"))
     assert ledger_amounts(kit, user) == [5_000]
+
+
+async def test_a_key_reused_after_retention_with_another_amount_charges_afresh(
+    service: ConcertService, clock: ManualClock
+) -> None:
+    user = new_user()
+    await service.charge_wallet(ChargeCommand(user, 1_000, idempotency_key="k"))
+    clock.advance(dt.timedelta(hours=25))  # past the day a key is kept
+    assert (await service.charge_wallet(ChargeCommand(user, 5_000, "k"))).balance == 6_000
 
 
 async def test_the_same_key_with_another_amount_is_idempotency_key_reused(

@@ -48,9 +48,11 @@ def _instant(us: float) -> dt.datetime:
 
 
 def token_from_row(concert_id: ConcertId, row: bytes) -> QueueToken:
-    """A token from a script's row: token id (16 bytes) and the packed token."""
+    """A token from a script's row: token id (16 bytes) and the packed token (see
+    ``encode`` in ``scripts/queue_common.lua``)."""
     seq, issued, seen = struct.unpack_from(">ddd", row, 32)
     until = struct.unpack_from(">d", row, 57)[0] if len(row) > 57 else None
+    held = struct.unpack_from(">d", row, 65)[0] if len(row) > 65 else None
     return QueueToken(
         token_id=TokenId(UUID(bytes=row[:16])),
         user_id=UserId(UUID(bytes=row[16:32])),
@@ -60,6 +62,7 @@ def token_from_row(concert_id: ConcertId, row: bytes) -> QueueToken:
         issued_at=_instant(issued),
         last_seen_at=_instant(seen),
         active_until=None if until is None else _instant(until),
+        held_until=None if held is None else _instant(held),
     )
 
 

@@ -59,7 +59,10 @@ class RedisQueueStore:
         "place",
         "expire",
         "extend_active",
+        "retract_hold",
+        "open",
         "admit",
+        "end_waiting",
         "expire_lapsed",
         "stats",
     )
@@ -204,13 +207,55 @@ class RedisQueueStore:
         key_ttl = max(self._key_ttl, *(until - now + KEY_TTL_MARGIN for _, until, now in items))
         return await self._run_items("extend_active", concert_id, items, key_ttl=key_ttl)
 
-    async def admit(self, concert_id: ConcertId, now: dt.datetime) -> list[QueueToken]:
+    async def retract_hold(
+        self,
+        concert_id: ConcertId,
+        token_id: TokenId,
+        ended_until: dt.datetime,
+        remaining_until: dt.datetime | None,
+        now: dt.datetime,
+    ) -> None:
+        remaining = "" if remaining_until is None else microseconds(remaining_until)
+        await self._run(
+            "retract_hold", concert_id, now, token_id.bytes, microseconds(ended_until), remaining
+        )
+
+    async def open(self, concert_id: ConcertId, seed: int, now: dt.datetime) -> int:
+        if type(seed) is not int:
+            raise TypeError(f"the seed must be an int, not {type(seed).__name__}")
+        # The seed goes as its decimal text: the script hashes it as shuffle_key does.
+        return int(await self._run("open", concert_id, now, str(seed)))
+
+    async def admit(
+        self,
+        concert_id: ConcertId,
+        now: dt.datetime,
+        *,
+        capacity: int | None = None,
+        per_minute: int | None = None,
+        per_pass: int | None = None,
+    ) -> list[QueueToken]:
+        limits = (
+            capacity or self._policy.active_capacity,
+            "" if per_minute is None else per_minute,
+            "" if per_pass is None else per_pass,
+        )
         while True:
             # Each run ends at most BATCH lapsed tokens; it admits only once none are
             # left, so an idle token never gets in and none stays in line past the pass.
-            reply = await self._run("admit", concert_id, now, self._policy.active_capacity)
+            reply = await self._run("admit", concert_id, now, *limits)
             if reply[0] == 1:
                 return [token_from_row(concert_id, row) for row in reply[1:]]
+
+    async def end_waiting(self, concert_id: ConcertId, now: dt.datetime, limit: int) -> int:
+        ended = 0
+        while ended < limit:
+            batch = min(limit - ended, BATCH)
+            count = int(await self._run("end_waiting", concert_id, now, batch))
+            ended += count
+            if count < batch:
+                break
+        return ended
 
     async def expire_lapsed(
         self, concert_id: ConcertId, now: dt.datetime, limit: int
@@ -225,5 +270,11 @@ class RedisQueueStore:
         return ended
 
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
-        waiting, active = await self._run("stats", concert_id, now)
-        return QueueStats(concert_id, waiting, active)
+        waiting, active, last_minute, seed = await self._run("stats", concert_id, now)
+        return QueueStats(
+            concert_id,
+            waiting,
+            active,
+            admitted_last_minute=last_minute,
+            shuffle_seed=int(seed) if seed else None,
+        )

@@ -42,13 +42,13 @@ class SaleBook:
         self._policy = policy
         self._kept: dict[ConcertId, SaleState] = {}
 
-    async def state(self, concert_id: ConcertId, now: dt.datetime) -> SaleState:
-        """The concert's sale; NotFoundError if the concert does not exist."""
+    async def state(
+        self, concert_id: ConcertId, now: dt.datetime, *, fresh: bool = False
+    ) -> SaleState:
+        """The concert's sale (read from storage if ``fresh``, or if the one kept is
+        older than an admission interval); NotFoundError if the concert does not exist."""
         kept = self._kept.get(concert_id)
-        if (
-            kept is not None
-            and dt.timedelta(0) <= now - kept.read_at < self._policy.admission_interval
-        ):
+        if kept is not None and not fresh and self._recent(kept, now):
             return kept
         async with self._uow_factory() as uow:
             concert = await uow.catalogue.get_concert(concert_id)
@@ -61,6 +61,9 @@ class SaleBook:
         state = SaleState(concert, sold_out, now)
         self._kept[concert_id] = state
         return state
+
+    def _recent(self, kept: SaleState, now: dt.datetime) -> bool:
+        return dt.timedelta(0) <= now - kept.read_at < self._policy.admission_interval
 
     def forget(self, concert_id: ConcertId) -> None:
         """Read the concert afresh next time (after this process changed it)."""

@@ -52,8 +52,7 @@ class ReportConcerts:
         reports = []
         for each in await concerts_named(self._uow_factory, cid):
             now = await self._clock.now()
-            self._sales.forget(each)  # an operator sees the settings as stored now
-            sale = await self._sales.state(each, now)
+            sale = await self._sales.state(each, now, fresh=True)  # as stored now
             async with self._uow_factory() as uow:
                 dates = await uow.seats.seat_counts(each, now)
                 revenue = await uow.payments.revenue(each)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
+import tempfile
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -31,13 +35,45 @@ def serve(
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     out.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
-    uvicorn.run(
-        "entrypoints.serve:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        timeout_graceful_shutdown=10,
-        log_level="info",
-        access_log=access_log,
-    )
+    with metrics_shared_by(workers):
+        uvicorn.run(
+            "entrypoints.serve:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_graceful_shutdown=10,
+            log_level="info",
+            access_log=access_log,
+        )
+
+
+_MULTIPROCESS_DIR_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+"""prometheus-client's variable, and the lower-case spelling it still honours (as
+``entrypoints.http.metrics`` has them: not imported from there, as that would import
+prometheus-client here, before the variable is settled)."""
+
+
+@contextlib.contextmanager
+def metrics_shared_by(workers: int) -> Iterator[None]:
+    """Several workers count into one set of metrics: prometheus-client's multiprocess
+    mode, in a fresh directory of this server's own (files of an earlier run, or of
+    another server, would be counted in), removed when the server stops. The variable
+    is set here, before uvicorn spawns the workers, so each of them starts with it
+    (prometheus-client reads it when first imported). One process needs no merging and
+    counts in memory: any inherited variable is dropped."""
+    saved = {
+        name: os.environ.pop(name) for name in _MULTIPROCESS_DIR_VARIABLES if name in os.environ
+    }
+    try:
+        if workers == 1:
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="concert-metrics-") as directory:
+            os.environ[_MULTIPROCESS_DIR_VARIABLES[0]] = directory
+            try:
+                yield
+            finally:
+                del os.environ[_MULTIPROCESS_DIR_VARIABLES[0]]
+    finally:
+        os.environ.update(saved)

@@ -20,7 +20,7 @@ from litestar.openapi.plugins import RedocRenderPlugin, ScalarRenderPlugin, Swag
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from concert_core import ConcertService
-from entrypoints.background import SWEEP_INTERVAL, repeat
+from entrypoints.background import SWEEP_INTERVAL, repeat, reporting
 from entrypoints.container import Container, opened
 from entrypoints.http.controllers import (
     AdminConcertController,
@@ -137,9 +137,11 @@ async def _start_background(app: Litestar) -> list[asyncio.Task[None]]:
     """Start the admission and expiry loops for the app's lifetime (``background=True``);
     the lifespan cancels and awaits them on shutdown."""
     service: ConcertService = app.state.service
+    metrics: Metrics = app.state.metrics
+    admission = reporting(service.admit_waiting, metrics.admissions_made)
     return [
         asyncio.create_task(
-            repeat("admission", service.admit_waiting, service.policy.admission_interval),
+            repeat("admission", admission, service.policy.admission_interval),
             name="admission loop",
         ),
         asyncio.create_task(

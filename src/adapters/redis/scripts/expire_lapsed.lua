@@ -1,4 +1,4 @@
--- expire_lapsed(limit): end up to `limit` ACTIVE tokens past active_until, then idle
+-- expire_lapsed(limit): end up to `limit` ACTIVE tokens past their end (ends_at), then idle
 -- WAITING tokens (earliest deadlines first); prune old records of ended tokens.
 -- ARGV 8 limit (the caller keeps it within BATCH).
 -- Reply: the rows of the tokens this run ended, as they were just before.

@@ -1,6 +1,8 @@
--- extend_active(token id, until, now)...: keep each token ACTIVE at its now alive until
--- at least its `until`; a lapsed one is ended instead. Concurrent callers share one
--- call: the items are taken in turn, each judged at its own caller's now.
+-- extend_active(token id, until, now)...: keep each token that may take a hold at its
+-- now (ACTIVE and before its base end, active_until) alive until at least its `until`:
+-- held_until becomes the later of the two; a lapsed one is ended instead. Concurrent
+-- callers share one call: the items are taken in turn, each judged at its own
+-- caller's now.
 -- ARGV 8, 9, 10: token id, until (us), now (us); 11..13: the next item; ...
 -- Reply: per item, 1 if extended (or already long enough), else 0.
 local touched = false
@@ -11,16 +13,16 @@ local function one(tid, till)
     return 0
   end
   local status = settle(tid, t)
-  if status ~= 'A' then
-    if t.status == 'E' then
-      touched = true
-    end
+  if t.status == 'E' then
+    touched = true
+  end
+  if status ~= 'A' or NOW >= t.till then
     return 0
   end
-  if till > t.till then
-    t.till = till
+  if t.held == nil or till > t.held then
+    t.held = till
     store(tid, t)
-    redis.call('ZADD', ACTIVE, num(till), tid)
+    redis.call('ZADD', ACTIVE, num(ends_at(t)), tid)
   end
   touched = true
   return 1

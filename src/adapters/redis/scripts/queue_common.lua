@@ -2,12 +2,16 @@
 -- before registering it, so every operation is still one self-contained script.
 --
 -- KEYS (all carry the concert's hash tag {concert:ID}, so one Cluster slot):
---   1 meta    hash   seq (issue counter), adm (admission record counter)
+--   1 meta    hash   seq (issue counter), adm (admission record counter), open (the
+--                    seed the line was shuffled with at its opening; once set, the
+--                    key is kept for good: the line opens once)
 --   2 tok     hash   token id (16 bytes) -> packed token (see encode)
 --   3 live    hash   user id (16 bytes)  -> token id of the user's live token
---   4 line    zset   WAITING token ids, score = sequence
+--   4 line    zset   WAITING token ids, score = slot: the sequence, or for a token
+--                    pre-queued before the opening the place it was dealt (open.lua)
 --   5 idle    zset   WAITING token ids, score = idle deadline (last_seen + idle timeout)
---   6 active  zset   ACTIVE token ids, score = active_until
+--   6 active  zset   ACTIVE token ids, score = ends_at (the later of active_until and
+--                    held_until)
 --   7 adm     zset   admission passes "<n>:<count>", score = when (us)
 --   8 ended   list   8-byte end time .. token id, oldest first (prunes ended records)
 --
@@ -26,6 +30,7 @@ local WINDOW = tonumber(ARGV[4])
 local KEY_TTL = tonumber(ARGV[5])
 local ENDED_FOR = tonumber(ARGV[6])
 local BATCH = tonumber(ARGV[7])
+local MINUTE = 60000000
 
 -- A number as Redis must read it: Lua's own tostring keeps only 14 digits.
 local function num(x)
@@ -33,8 +38,8 @@ local function num(x)
 end
 
 -- A token: user id (16 bytes) .. seq, issued_at, last_seen_at (3 big-endian doubles)
--- .. status ('W', 'A' or 'E') [.. active_until (a double), once admitted].
--- Waiting tokens take 41 bytes.
+-- .. status ('W', 'A' or 'E') [.. active_until (a double), once admitted
+-- [.. held_until (a double), once a hold kept it]]. Waiting tokens take 41 bytes.
 local function decode(v)
   local seq, issued, seen = struct.unpack('>ddd', v, 17)
   local t = {
@@ -44,6 +49,9 @@ local function decode(v)
   if #v > 41 then
     t.till = struct.unpack('>d', v, 42)
   end
+  if #v > 49 then
+    t.held = struct.unpack('>d', v, 50)
+  end
   return t
 end
 
@@ -51,8 +59,19 @@ local function encode(t)
   local v = t.uid .. struct.pack('>ddd', t.seq, t.issued, t.seen) .. t.status
   if t.till then
     v = v .. struct.pack('>d', t.till)
+    if t.held then
+      v = v .. struct.pack('>d', t.held)
+    end
   end
   return v
+end
+
+-- When an admitted token's turn ends: its base end, or its holds' if later.
+local function ends_at(t)
+  if t.held and t.held > t.till then
+    return t.held
+  end
+  return t.till
 end
 
 local function load(tid)
@@ -70,7 +89,7 @@ end
 -- The token's state at NOW, lapses included (QueueToken.status_at).
 local function status_at(t)
   if t.status == 'A' then
-    if NOW < t.till then
+    if NOW < ends_at(t) then
       return 'A'
     end
     return 'E'
@@ -125,13 +144,19 @@ local function position(tid)
   return -1
 end
 
--- Tokens admitted within the window before NOW (the caller divides by the window).
-local function admitted_recently()
+-- Tokens admitted after `since` (within the records kept: at least a minute and the
+-- rate window).
+local function admitted_since(since)
   local sum = 0
-  for _, record in ipairs(redis.call('ZRANGEBYSCORE', ADM, num(NOW - WINDOW), '+inf')) do
+  for _, record in ipairs(redis.call('ZRANGEBYSCORE', ADM, '(' .. num(since), '+inf')) do
     sum = sum + tonumber(string.match(record, ':(%d+)$'))
   end
   return sum
+end
+
+-- Tokens admitted within the window before NOW (the caller divides by the window).
+local function admitted_recently()
+  return admitted_since(NOW - WINDOW)
 end
 
 -- One reply row for a token as it is in `t`: its id and packed state.
@@ -139,7 +164,7 @@ local function row(tid, t)
   return tid .. encode(t)
 end
 
--- End up to `limit` tokens whose score in `set` (ACTIVE: active_until, IDLE: the idle
+-- End up to `limit` tokens whose score in `set` (ACTIVE: ends_at, IDLE: the idle
 -- deadline) is at or before NOW; append them to `out` as they were just before.
 -- An entry that does not match its token (which the scripts never leave) is repaired.
 local function end_lapsed(set, status, limit, out)
@@ -156,7 +181,7 @@ local function end_lapsed(set, status, limit, out)
       if settle(tid, t) == 'E' then
         out[#out + 1] = before
       elseif status == 'A' then
-        redis.call('ZADD', set, num(t.till), tid)
+        redis.call('ZADD', set, num(ends_at(t)), tid)
       else
         redis.call('ZADD', set, num(t.seen + IDLE_FOR), tid)
       end
@@ -191,7 +216,8 @@ end
 -- Garbage collection only: keep every key of the concert at least KEY_TTL ms past
 -- this write (refreshed once the remaining time has fallen by a minute). META, the
 -- sequence, is kept two minutes longer than the rest, so it never restarts while a
--- token it numbered is still stored.
+-- token it numbered is still stored; once the line has opened it is kept for good
+-- (open.lua makes it persistent), as the seed decides that the line opens once.
 local function keep()
   for _, key in ipairs(KEYS) do
     local want = KEY_TTL
@@ -200,7 +226,9 @@ local function keep()
     end
     local ttl = redis.call('PTTL', key)
     if ttl ~= -2 and ttl < want - 60000 then
-      redis.call('PEXPIRE', key, num(want))
+      if not (key == META and ttl == -1 and redis.call('HEXISTS', META, 'open') == 1) then
+        redis.call('PEXPIRE', key, num(want))
+      end
     end
   end
 end

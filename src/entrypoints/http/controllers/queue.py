@@ -15,6 +15,7 @@ from concert_core.use_cases import IssueToken, IssueTokenCommand, LeaveQueue, Qu
 from entrypoints.http.controllers.parameters import RETRY_AFTER_WHILE_WAITING, SECURED
 from entrypoints.http.decoding import bearer_token, strict_body
 from entrypoints.http.errors import problem_responses
+from entrypoints.http.metrics import app_metrics
 from entrypoints.http.schemas import IssueTokenRequest, QueueStatusResponse, QueueTokenResponse
 
 
@@ -58,6 +59,7 @@ class QueueController(Controller):
     ) -> Response[QueueTokenResponse]:
         body = await strict_body(request, data)
         issued = await issue_token(IssueTokenCommand(body.user_id, body.concert_id))
+        app_metrics(request).token_issued(issued)
         reply = QueueTokenResponse.of(issued)
         return Response(
             reply,

@@ -3,14 +3,33 @@ means to fans: the line is lost, nothing in PostgreSQL is, and no one pays twice
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 import redis.asyncio as aioredis
 
+import backends
+from adapters.clock import ManualClock
 from concert_core.domain import Concert
-from e2e.helpers import API, Api
+from e2e.helpers import API, POLICY, Api, running_api
 from services import forget_namespace
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = backends.marks("postgres+redis")
+
+
+@pytest.fixture
+async def api(postgres_url: str) -> AsyncIterator[Api]:
+    """The app on PostgreSQL, its waiting room and idempotency keys in Redis."""
+    async with (
+        backends.open_settings("postgres+redis", lambda: postgres_url) as storage,
+        running_api(storage, ManualClock(), POLICY) as opened,
+    ):
+        yield opened
+
+
+@pytest.fixture
+async def concert(api: Api) -> Concert:
+    return await api.schedule()
 
 
 async def wipe(api: Api) -> None:
@@ -22,7 +41,6 @@ async def wipe(api: Api) -> None:
         await client.aclose()
 
 
-@pytest.mark.parametrize("storage", ["postgres+redis"], indirect=True)
 async def test_after_redis_loses_its_data_fans_enter_again_and_no_one_pays_twice(
     api: Api, concert: Concert
 ) -> None:

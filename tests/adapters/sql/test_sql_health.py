@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 
 from adapters import sql
-from adapters.sql.engine import PING_TIMEOUT_SECONDS
 from support import migrated_sqlite
+
+PING_TIMEOUT_SECONDS: float = sys.modules[sql.ping.__module__].PING_TIMEOUT_SECONDS
+"""How long the probe waits, read where ``adapters.sql`` keeps ``ping``."""
 
 
 async def test_a_locked_database_is_reported_unhealthy_within_the_probe_timeout() -> None:

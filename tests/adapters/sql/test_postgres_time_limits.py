@@ -3,27 +3,33 @@ elsewhere (a stuck admin session, a hung client) means 503, not a hang."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
 from sqlalchemy import text
 
+import backends
 from adapters import sql
-from adapters.sql import engine as sql_engine
-from concert_core import Policy
+from adapters.clock import ManualClock
 from concert_core.domain import Concert
-from e2e.helpers import OpenApi
-from entrypoints.settings import Settings
+from e2e.helpers import POLICY, running_api
 
-pytestmark = pytest.mark.postgres
+pytestmark = backends.marks("postgres")
+
+ENGINES = sys.modules[sql.create_engine.__module__]
+"""The module that makes engines, wherever ``adapters.sql`` keeps it: its time limits
+are read as an engine is made."""
 
 
-@pytest.mark.parametrize("storage", ["postgres"], indirect=True)
 async def test_a_hold_on_a_seat_locked_elsewhere_gets_503_within_the_lock_timeout(
-    storage: Settings, open_api: OpenApi, policy: Policy, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sql_engine, "LOCK_TIMEOUT_SECONDS", 0.5)
-    async with open_api(policy) as api:
+    monkeypatch.setattr(ENGINES, "LOCK_TIMEOUT_SECONDS", 0.5)
+    async with (
+        backends.open_settings("postgres", lambda: postgres_url) as storage,
+        running_api(storage, ManualClock(), POLICY) as api,
+    ):
         concert: Concert = await api.schedule()
         fan = await api.active_fan(concert.concert_id)
         side = sql.create_engine(storage.database_url)
