@@ -54,6 +54,9 @@ class Storage:
     clock: Clock
     """The clock the rules are judged by: one that every instance sharing the storage
     shares (docs/contract.md §7)."""
+    admin_key: str
+    """The operator key guarding the admin routes (docs/contract.md §8): the setting,
+    else generated once and stored beside the token secret (in memory: per process)."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
@@ -100,6 +103,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
     secret = settings.token_secret or await sql.stored_secret(
         engine, "token_secret", lambda: secrets.token_urlsafe(48)
     )
+    admin_key = settings.admin_key or await sql.stored_secret(engine, "admin_key", new_admin_key)
 
     async def health() -> dict[str, bool]:
         database = await sql.ping(engine)
@@ -114,6 +118,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         clock=SharedClock(partial(sql.database_time, engine))
         if engine.dialect.name == "postgresql"
         else SystemClock(),  # SQLite's processes share one host, and its clock
+        admin_key=admin_key,
     )
 
 
@@ -128,7 +133,13 @@ def _memory_storage(settings: Settings) -> Storage:
         token_secret=settings.token_secret or secrets.token_urlsafe(48),
         health=health,
         clock=SystemClock(),
+        admin_key=settings.admin_key or new_admin_key(),
     )
+
+
+def new_admin_key() -> str:
+    """A fresh operator key: 43 URL-safe characters (256 random bits)."""
+    return secrets.token_urlsafe(32)
 
 
 def build_service(storage: Storage, clock: Clock, settings: Settings) -> ConcertService:

@@ -42,8 +42,11 @@ class Settings:
     """Connections each process opens to a PostgreSQL database, at most."""
     redis_pool_size: int = DEFAULT_REDIS_POOL_SIZE
     """Connections each process opens to Redis, at most."""
-    token_secret: str | None = None
+    token_secret: str | None = field(default=None, repr=False)
     """Unset: generated on first run and stored in the database, shared by instances."""
+    admin_key: str | None = field(default=None, repr=False)
+    """The operator key guarding ``/api/v1/admin``. Unset: generated on first run and
+    stored in the database like the token secret (in memory: one per process)."""
     policy: Policy = field(factory=Policy)
 
     @property
@@ -90,8 +93,26 @@ class Settings:
             database_pool_size=get("DATABASE_POOL_SIZE", _pool_size, DEFAULT_DATABASE_POOL_SIZE),
             redis_pool_size=get("REDIS_POOL_SIZE", _pool_size, DEFAULT_REDIS_POOL_SIZE),
             token_secret=secret,
+            admin_key=_admin_key(get("ADMIN_KEY", str, None)),
             policy=policy,
         )
+
+
+MIN_ADMIN_KEY_LENGTH = 32
+
+
+def _admin_key(raw: str | None) -> str | None:
+    """The operator key: at least 32 printable ASCII characters, no spaces (it is sent
+    in an ``Authorization`` header as it is). A refusal never repeats the key."""
+    if raw is None:
+        return None
+    if not re.fullmatch(r"[\x21-\x7e]+", raw):
+        raise SettingsError(f"{PREFIX}ADMIN_KEY must be printable ASCII characters without spaces")
+    if len(raw) < MIN_ADMIN_KEY_LENGTH:
+        raise SettingsError(
+            f"{PREFIX}ADMIN_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters long"
+        )
+    return raw
 
 
 SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://", MEMORY_URL)

@@ -45,7 +45,8 @@ def policy() -> Policy:
 
 @pytest.fixture
 def open_api(storage: Settings, clock: ManualClock) -> OpenApi:
-    """``async with open_api(policy) as api``: an app on ``storage`` and ``clock``."""
+    """``async with open_api(policy) as api``: an app on ``storage`` and ``clock``;
+    keyword arguments change its settings (``admin_key="..."``)."""
     return partial(running_api, storage, clock)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from attrs import evolve
@@ -67,6 +67,44 @@ class Api:
 
     async def schedule(self, dates: tuple[dt.date, ...] = DATES) -> Concert:
         return await schedule(self.service, dates)
+
+    @property
+    def admin_auth(self) -> dict[str, str]:
+        """The operator key's header."""
+        return {"Authorization": f"Bearer {self.storage.admin_key}"}
+
+    async def admin(
+        self, method: str, path: str, body: Any = None, *, headers: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """A request to ``/api/v1/admin<path>`` with the operator key (or ``headers``)."""
+        return await self.client.request(
+            method,
+            f"{API}/admin{path}",
+            json=body,
+            headers=self.admin_auth if headers is None else headers,
+        )
+
+    async def add_concert(self, **fields: Any) -> dict[str, Any]:
+        """A concert added over the admin API (two dates, base price 100,000 unless
+        ``fields`` say otherwise): its concert view."""
+        body = {
+            "title": "Winter Lights",
+            "venue": f"Olympic Hall {uuid.uuid4().hex[:8]}",
+            "dates": [d.isoformat() for d in DATES],
+            "price": 100_000,
+        } | fields
+        if "prices" in fields:
+            del body["price"]
+        reply = await self.admin("POST", "/concerts", body)
+        assert reply.status_code == 201, reply.text
+        view: dict[str, Any] = reply.json()
+        return view
+
+    async def change_sale(self, concert_id: int, **changes: Any) -> dict[str, Any]:
+        reply = await self.admin("PATCH", f"/concerts/{concert_id}/sale", changes)
+        assert reply.status_code == 200, reply.text
+        view: dict[str, Any] = reply.json()
+        return view
 
     async def enter(self, concert_id: ConcertId, user_id: str | None = None) -> httpx.Response:
         body = {"user_id": user_id or str(uuid.uuid4()), "concert_id": concert_id}
@@ -156,10 +194,12 @@ async def running(app: Litestar) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def running_api(storage: Settings, clock: ManualClock, policy: Policy) -> AsyncIterator[Api]:
+async def running_api(
+    storage: Settings, clock: ManualClock, policy: Policy, **changes: Any
+) -> AsyncIterator[Api]:
     """The app on ``storage``, its rules ``policy`` and its clock ``clock``, started
     and driven in the test's own loop through ``httpx.ASGITransport``."""
-    settings = evolve(storage, policy=policy)
+    settings = evolve(storage, policy=policy, **changes)
     container = Container(settings=settings)
     container.clock.override(providers.Object(clock))
     app = create_app(settings, container=container)
@@ -182,5 +222,8 @@ def assert_problem(reply: httpx.Response, status: int, code: str | None = None) 
     return body
 
 
-OpenApi = Callable[[Policy], AbstractAsyncContextManager[Api]]
-"""``async with open_api(policy) as api``: the ``open_api`` fixture."""
+class OpenApi(Protocol):
+    """``async with open_api(policy) as api``: the ``open_api`` fixture; keyword
+    arguments change the app's settings (``admin_key="..."``)."""
+
+    def __call__(self, policy: Policy, **settings: Any) -> AbstractAsyncContextManager[Api]: ...

@@ -38,7 +38,9 @@ async def test_entering_again_returns_the_same_live_token_and_place(
         "estimated_wait_seconds",
         "poll_after_seconds",
         "active_until",
+        "sale",
     }
+    assert first.json()["sale"] == {"phase": "OPEN", "opens_at": None, "message": None}
 
 
 async def test_status_reports_the_place_in_line_with_retry_after_while_waiting(
@@ -86,7 +88,14 @@ async def test_concerts_are_listed_without_a_token(api: Api) -> None:
 
     assert reply.status_code == 200
     assert reply.json() == [
-        {"concert_id": c.concert_id, "title": c.title, "venue": c.venue} for c in (one, two)
+        {
+            "concert_id": c.concert_id,
+            "title": c.title,
+            "venue": c.venue,
+            "phase": "OPEN",
+            "opens_at": None,
+        }
+        for c in (one, two)
     ]
 
 

@@ -301,3 +301,37 @@ class _Unreachable:
 
     def __call__(self) -> Any:
         raise ServiceUnavailableError("the database cannot be reached")
+
+
+async def test_admin_key_invalid_without_the_operator_key(api: Api) -> None:
+    reply = await api.admin("GET", "/concerts", headers={"Authorization": "Bearer nope"})
+
+    assert_problem(reply, 401, "ADMIN_KEY_INVALID")
+    assert reply.headers["WWW-Authenticate"] == 'Bearer realm="admin"'
+
+
+async def test_date_exists_when_the_concert_already_plays_that_day(api: Api) -> None:
+    concert = await api.add_concert()
+
+    reply = await api.admin(
+        "POST", f"/concerts/{concert['concert_id']}/dates", {"date": "2026-12-24", "price": 1}
+    )
+
+    assert_problem(reply, 409, "DATE_EXISTS")
+
+
+async def test_sale_not_open_before_the_opening_with_its_times(api: Api) -> None:
+    concert = await api.add_concert(sale={"opens_at": "2026-01-02T00:00:00Z"})
+
+    problem = assert_problem(await api.enter(concert["concert_id"]), 409, "SALE_NOT_OPEN")
+
+    assert problem["opens_at"] == "2026-01-02T00:00:00Z"
+    assert problem["prequeue_opens_at"] is None
+
+
+async def test_sale_closed_after_the_closing_with_its_phase(api: Api) -> None:
+    concert = await api.add_concert(sale={"closes_at": "2026-01-01T11:00:00Z"})
+
+    problem = assert_problem(await api.enter(concert["concert_id"]), 410, "SALE_CLOSED")
+
+    assert problem["phase"] == "CLOSED"

@@ -45,6 +45,7 @@ class Scene:
             "fan": await service.queue_status(self.fan.token),
             "waiting": await service.queue_status(self.waiting.token),
             "concerts": await service.list_concerts(),
+            "reports": await service.report_concerts(),
         }
 
 
@@ -92,6 +93,30 @@ def issue(body: str) -> Any:
 
 def get(path: str, method: str = "GET") -> Any:
     return (method, path, b"", {})
+
+
+def admin(method: str, path: str, body: str | bytes = b"", **headers: str) -> Any:
+    """A request to an admin route with the operator key (unless ``headers`` say else)."""
+    raw = body.encode() if isinstance(body, str) else body
+    return (method, "/admin" + path, raw, JSON | {"Authorization": "Bearer {admin}"} | headers)
+
+
+def new_concert(**fields: str) -> Any:
+    """A new concert whose fields (raw JSON) are as valid as ``fields`` leave them."""
+    body = {"title": '"T"', "venue": '"V"', "dates": '["2026-12-24"]', "price": "1000"} | fields
+    return admin(
+        "POST", "/concerts", "{" + ", ".join(f'"{k}": {v}' for k, v in body.items() if v) + "}"
+    )
+
+
+def with_headers(case: Any, headers: dict[str, str]) -> Any:
+    """``case`` sent with ``headers`` in place of its own."""
+    method, path, body, _ = case
+    return (method, path, body, headers)
+
+
+def sale(body: str, concert: str = "{cid}") -> Any:
+    return admin("PATCH", f"/concerts/{concert}/sale", body)
 
 
 VALID_HOLD = f'{{"concert_id": {{cid}}, "date": "{DAY}", "seat_no": 2}}'
@@ -224,6 +249,89 @@ CASES: dict[str, Any] = {
     "unknown route": get("/nowhere"),
     "wrong method": get("/payments", method="PATCH"),
     "oversized body": charge('{"amount": 100, "pad": "' + "x" * 70_000 + '"}'),
+    # The operator's routes: the key first, then the body.
+    "admin without a key": admin("GET", "/concerts", Authorization=""),
+    "admin with a fan's token": with_headers(new_concert(), JSON),  # the fan's token is sent
+    "admin with a wrong key": admin("GET", "/concerts", Authorization="Bearer {admin}x"),
+    "admin lower-case key": admin(
+        "PATCH", "/concerts/{cid}/sale", '{"paused": true}', Authorization="Bearer {lower}"
+    ),
+    "new concert, empty body": admin("POST", "/concerts"),
+    "new concert, not json": admin("POST", "/concerts", "{"),
+    "new concert, array": admin("POST", "/concerts", "[]"),
+    "new concert, text/plain": with_headers(
+        new_concert(), {"Content-Type": "text/plain", "Authorization": "Bearer {admin}"}
+    ),
+    "new concert, date in the past": new_concert(dates='["2025-12-31"]'),
+    "new concert, repeated dates": new_concert(dates='["2026-12-24", "2026-12-24"]'),
+    "new concert, no dates": new_concert(dates="[]"),
+    "new concert, dates a string": new_concert(dates='"2026-12-24"'),
+    "new concert, a timestamp date": new_concert(dates='["2026-12-24T00:00:00Z"]'),
+    "new concert, 521 dates": new_concert(
+        dates="[" + ", ".join(f'"{2027 + i // 365}-01-01"' for i in range(521)) + "]"
+    ),
+    "new concert, no price": new_concert(price=""),
+    "new concert, price and prices": new_concert(prices="[" + ", ".join(["1"] * 50) + "]"),
+    "new concert, 51 prices": new_concert(price="", prices="[" + ", ".join(["1"] * 51) + "]"),
+    "new concert, a negative price": new_concert(price="-1"),
+    "new concert, price float": new_concert(price="1000.0"),
+    "new concert, price string": new_concert(price='"1000"'),
+    "new concert, price huge": new_concert(price=str(10**30)),
+    "new concert, price null": new_concert(price="null"),
+    "new concert, no title": new_concert(title=""),
+    "new concert, empty title": new_concert(title='""'),
+    "new concert, blank venue": new_concert(venue='"   "'),
+    "new concert, title with a newline": new_concert(title='"a\\nb"'),
+    "new concert, title with a nul": new_concert(title='"a\\u0000b"'),
+    "new concert, long title": new_concert(title='"' + "t" * 201 + '"'),
+    "new concert, unknown field": new_concert(colour='"red"'),
+    "new concert, sale not an object": new_concert(sale="true"),
+    "new concert, unknown sale setting": new_concert(sale='{"opens": null}'),
+    "new concert, prequeue after opening": new_concert(
+        sale='{"prequeue_opens_at": "2026-02-01T00:00:01Z", "opens_at": "2026-02-01T00:00:00Z"}'
+    ),
+    "new concert, capacity 0": new_concert(sale='{"capacity": 0}'),
+    "new concert, message of 501": new_concert(sale='{"message": "' + "m" * 501 + '"}'),
+    "new concert, naive time": new_concert(sale='{"opens_at": "2026-02-01T00:00:00"}'),
+    "new concert, time as a number": new_concert(sale='{"opens_at": 1767225600}'),
+    "new concert, time with a nul": new_concert(sale='{"opens_at": "2026-02-01T00:00:00Z\\u0000"}'),
+    "new date, past": admin("POST", "/concerts/{cid}/dates", '{"date": "2025-12-31", "price": 1}'),
+    "new date, exists": admin("POST", "/concerts/{cid}/dates", f'{{"date": "{DAY}", "price": 1}}'),
+    "new date, unknown concert": admin(
+        "POST", "/concerts/999999/dates", '{"date": "2026-12-31", "price": 1}'
+    ),
+    "new date, no price": admin("POST", "/concerts/{cid}/dates", '{"date": "2026-12-31"}'),
+    "new date, unknown field": admin(
+        "POST", "/concerts/{cid}/dates", '{"date": "2026-12-31", "price": 1, "seats": 60}'
+    ),
+    "new date, concert id word": admin(
+        "POST", "/concerts/abc/dates", '{"date": "2026-12-31", "price": 1}'
+    ),
+    "sale, capacity 0": sale('{"capacity": 0}'),
+    "sale, capacity string": sale('{"capacity": "5"}'),
+    "sale, capacity float": sale('{"capacity": 5.0}'),
+    "sale, rate 0": sale('{"admission_per_minute": 0}'),
+    "sale, paused string": sale('{"paused": "yes"}'),
+    "sale, paused null": sale('{"paused": null}'),
+    "sale, challenge null": sale('{"join_challenge": null}'),
+    "sale, message of 501": sale('{"message": "' + "m" * 501 + '"}'),
+    "sale, message number": sale('{"message": 5}'),
+    "sale, unknown setting": sale('{"pause": true}'),
+    "sale, prequeue without opening": sale('{"prequeue_opens_at": "2026-02-01T00:00:00Z"}'),
+    "sale, closing before opening": sale(
+        '{"opens_at": "2026-02-01T00:00:00Z", "closes_at": "2026-01-31T00:00:00Z"}'
+    ),
+    "sale, moving the opening after it opened": sale('{"opens_at": "2026-02-01T00:00:00Z"}'),
+    "sale, naive time": sale('{"closes_at": "2026-02-01T00:00:00"}'),
+    "sale, bad offset": sale('{"closes_at": "2026-02-01T00:00:00+25:00"}'),
+    "sale, not an object": sale("[]"),
+    "sale, null": sale("null"),
+    "sale, unknown concert": sale('{"paused": true}', concert="999999"),
+    "sale, concert id zero": sale('{"paused": true}', concert="0"),
+    "sale, concert id huge": sale('{"paused": true}', concert="9" * 30),
+    "admin view, concert id word": admin("GET", "/concerts/abc"),
+    "admin view, unknown concert": admin("GET", "/concerts/999999"),
+    "admin, wrong method": admin("DELETE", "/concerts/{cid}"),
 }
 
 
@@ -241,6 +349,8 @@ async def test_malformed_input_is_a_4xx_problem_and_changes_nothing(
         "{newuser}": str(uuid.uuid4()),
         "{forged}": forged,
         "{waiting}": scene.waiting.token,
+        "{admin}": scene.api.storage.admin_key,
+        "{lower}": scene.api.storage.admin_key.lower(),
     }
 
     def fill(text: str) -> str:

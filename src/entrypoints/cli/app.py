@@ -9,8 +9,11 @@ import sys
 
 import typer
 
+from entrypoints.cli.admin import admin_app
+from entrypoints.cli.concerts import concerts_app
 from entrypoints.cli.db import db_app
 from entrypoints.cli.queue import expire, queue_app
+from entrypoints.cli.sale import sale_app
 from entrypoints.cli.seed import seed
 from entrypoints.cli.serve import serve
 from entrypoints.cli.wallet import wallet_app
@@ -23,6 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(concerts_app, name="concerts")
+app.add_typer(sale_app, name="sale")
+app.add_typer(admin_app, name="admin")
 app.add_typer(queue_app, name="queue")
 app.add_typer(wallet_app, name="wallet")
 app.command()(seed)

@@ -40,16 +40,18 @@ def queue_admit(
 def queue_stats(
     concert: Annotated[int | None, typer.Option(min=1, help="Only this concert.")] = None,
 ) -> None:
-    """Waiting and active fans per concert."""
+    """Waiting and active fans per concert, with each sale's phase and capacity."""
 
     async def work(service: ConcertService) -> None:
-        table = Table("concert", "waiting", "active", "capacity")
-        for stats in await service.queue_overview(concert):
+        table = Table("concert", "phase", "waiting", "active", "capacity", "admitted last min")
+        for report in await service.report_concerts(concert):
             table.add_row(
-                str(stats.concert_id),
-                str(stats.waiting),
-                str(stats.active),
-                str(service.policy.active_capacity),
+                str(report.concert.concert_id),
+                str(report.phase),
+                str(report.queue.waiting),
+                str(report.queue.active),
+                str(report.capacity),
+                str(report.queue.admitted_last_minute),
             )
         out.print(table)
 

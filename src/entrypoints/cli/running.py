@@ -2,23 +2,26 @@
 coroutine run, and whatever stops it said in one line with its exit code.
 
 Exit codes: 0 done; 1 the service refused (a domain error, or storage unreachable);
-2 bad arguments or configuration. Errors are one line on standard error.
+2 a mistake: bad arguments (the CLI's own reading, or the service's VALIDATION_ERROR)
+or configuration. Errors are one line on standard error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from concert_core import ConcertService
-from concert_core.domain import DomainError, ServiceUnavailableError
+from concert_core.domain import DomainError, ServiceUnavailableError, ValidationError
 from entrypoints import storage_admin
-from entrypoints.container import Container, opened
+from entrypoints.cli.arguments import ArgumentError
+from entrypoints.container import Container, Storage, opened
 from entrypoints.settings import Settings, SettingsError
 
 _T = TypeVar("_T")
@@ -41,12 +44,28 @@ def read_settings() -> Settings:
     return config
 
 
+@contextlib.contextmanager
+def reading_arguments() -> Iterator[None]:
+    """Around reading a command's arguments: a mistake is one line and exit 2."""
+    try:
+        yield
+    except ArgumentError as error:
+        fail(str(error), 2)
+    except ValidationError as error:
+        fail(f"{error.code}: {error.detail}", 2)
+
+
 def run(work: Coroutine[Any, Any, _T]) -> _T:
     """Run a command's coroutine. Whatever stops it is one line on standard error: a
-    domain error (exit 1, with the storage's own reason when it is unreachable), bad
-    configuration (exit 2), or anything else the database said (exit 1)."""
+    domain error (exit 1, with the storage's own reason when it is unreachable), a
+    mistake in what was asked or in the configuration (exit 2), or anything else the
+    database said (exit 1)."""
     try:
         return asyncio.run(work)
+    except ArgumentError as error:
+        fail(str(error), 2)
+    except ValidationError as error:
+        fail(f"{error.code}: {error.detail}", 2)
     except ServiceUnavailableError as error:
         cause = f" ({_one_line(error.__cause__)})" if error.__cause__ else ""
         fail(f"{error.code}: {error.detail}{cause}")
@@ -67,12 +86,18 @@ def _one_line(error: BaseException) -> str:
 
 def with_service(work: Callable[[ConcertService], Awaitable[_T]]) -> _T:
     """Run ``work`` on the service the environment describes, its storage open."""
+    return with_storage(lambda _, service: work(service))
+
+
+def with_storage(work: Callable[[Storage, ConcertService], Awaitable[_T]]) -> _T:
+    """Run ``work`` on the storage the environment describes, open, and its service
+    (for what only storage knows: the operator key, the shared clock)."""
     config = read_settings()
     require_usable_storage(config)
 
     async def go() -> _T:
-        async with opened(Container(settings=config)) as (_, service):
-            return await work(service)
+        async with opened(Container(settings=config)) as (storage, service):
+            return await work(storage, service)
 
     return run(go())
 

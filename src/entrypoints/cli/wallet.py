@@ -8,7 +8,8 @@ import typer
 
 from concert_core import ConcertService
 from concert_core.use_cases import ChargeCommand
-from entrypoints.cli.running import fail, out, with_service
+from entrypoints.cli.arguments import whole_number
+from entrypoints.cli.running import out, reading_arguments, with_service
 
 wallet_app = typer.Typer(help="Users' wallets.", no_args_is_help=True)
 
@@ -16,13 +17,12 @@ wallet_app = typer.Typer(help="Users' wallets.", no_args_is_help=True)
 @wallet_app.command("charge")
 def wallet_charge(
     user: Annotated[str, typer.Argument(help="The user's UUID.")],
-    amount: Annotated[str, typer.Argument(help="Won, 1 to 10,000,000.")],
+    amount: Annotated[str, typer.Argument(help="Won, 1 to 10000000, in digits only.")],
 ) -> None:
-    """Top up a user's wallet."""
-    digits = amount.replace(",", "").replace("_", "")
-    if not (digits.isascii() and digits.isdigit()):
-        fail(f"VALIDATION_ERROR: amount {amount!r} is not a whole number of won", 2)
-    won = int(digits)
+    """Top up a user's wallet. The amount is digits only: a typo such as 1,0,0 or 1_000
+    is refused, never read as money."""
+    with reading_arguments():
+        won = whole_number(amount, "amount")
 
     async def work(service: ConcertService) -> None:
         balance = await service.charge_wallet(ChargeCommand(user, won))

@@ -23,6 +23,7 @@ from concert_core import ConcertService
 from entrypoints.background import SWEEP_INTERVAL, repeat, reporting
 from entrypoints.container import Container, opened
 from entrypoints.http.controllers import (
+    AdminConcertController,
     ConcertController,
     OpsController,
     PaymentController,
@@ -34,6 +35,7 @@ from entrypoints.http.controllers.parameters import QUEUE_TOKEN_SCHEME
 from entrypoints.http.decoding import JsonRequest
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
 from entrypoints.http.metrics import Metrics, TimingMiddleware
+from entrypoints.http.operator_key import ADMIN_KEY_STATE, OPERATOR_KEY_SCHEME
 from entrypoints.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -55,6 +57,10 @@ USE_CASES = (
     "get_balance",
     "pay",
     "payment_history",
+    "add_concert",
+    "add_concert_date",
+    "change_sale",
+    "report_concerts",
 )
 """The ``ConcertService`` attributes handlers may ask for by name."""
 
@@ -67,6 +73,10 @@ Concert ticket reservations with a virtual waiting room.
    until the token is `ACTIVE`.
 3. Browse dates and seats, hold a seat, top up the wallet and pay: the token is then
    `EXPIRED`, and the seat is yours.
+
+Every token and status reply carries the concert's `sale`: its phase, opening time and
+the operator's message. Operators set concerts and their on-sales up under
+`/api/v1/admin`, with the operator key as `Authorization: Bearer <key>`.
 
 Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`.
 Charges and payments honour an `Idempotency-Key` header.
@@ -90,6 +100,7 @@ def create_app(
         async with opened(container) as (storage, service):
             app.state.storage = storage
             app.state.service = service
+            app.state[ADMIN_KEY_STATE] = storage.admin_key
             tasks = await _start_background(app) if background else []
             try:
                 yield
@@ -104,6 +115,7 @@ def create_app(
             ReservationController,
             PaymentController,
             UserController,
+            AdminConcertController,
         ],
     )
     return Litestar(
@@ -201,7 +213,15 @@ def _openapi_config() -> OpenAPIConfig:
                     scheme="bearer",
                     bearer_format="JWT",
                     description="The queue token from POST /api/v1/queue/tokens.",
-                )
+                ),
+                OPERATOR_KEY_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description=(
+                        "The operator key: CONCERT_ADMIN_KEY, or the one generated on the "
+                        "first start (`concert admin key` prints it)."
+                    ),
+                ),
             }
         ),
         tags=[
@@ -211,6 +231,7 @@ def _openapi_config() -> OpenAPIConfig:
             Tag(name="payments", description="Paying for holds."),
             Tag(name="wallet", description="Balances, charges and payment history."),
             Tag(name="operations", description="Health and metrics."),
+            Tag(name="admin", description="Concerts and their on-sales, for operators."),
         ],
         use_handler_docstrings=False,
     )

@@ -17,7 +17,7 @@ from litestar.exceptions import ClientException
 from msgspec import Struct
 
 from concert_core.domain import TokenInvalidError, ValidationError
-from entrypoints.http.schemas import MAX_CONCERT_ID
+from entrypoints.http.fields import MAX_CONCERT_ID
 
 S = TypeVar("S", bound=Struct)
 

@@ -9,6 +9,7 @@ the same problems, so no request, however malformed, gets anything else.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.types import ExceptionHandlersMap
 
-from concert_core.domain import DomainError, TokenNotActiveError
+from concert_core.domain import (
+    DomainError,
+    SaleClosedError,
+    SaleNotOpenError,
+    TokenNotActiveError,
+)
 from entrypoints.http.schemas import Problem
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -43,6 +49,7 @@ class ProblemType:
 PROBLEMS: Mapping[str, ProblemType] = {
     "VALIDATION_ERROR": ProblemType(400, "Invalid request"),
     "TOKEN_INVALID": ProblemType(401, "Invalid queue token"),
+    "ADMIN_KEY_INVALID": ProblemType(401, "Operator key required"),
     "INSUFFICIENT_BALANCE": ProblemType(402, "Insufficient balance"),
     "TOKEN_NOT_ACTIVE": ProblemType(403, "Queue token not active"),
     "NOT_OWNER": ProblemType(403, "Not your reservation"),
@@ -51,7 +58,10 @@ PROBLEMS: Mapping[str, ProblemType] = {
     "SEAT_UNAVAILABLE": ProblemType(409, "Seat unavailable"),
     "HOLD_LIMIT_REACHED": ProblemType(409, "Hold limit reached"),
     "IDEMPOTENCY_IN_PROGRESS": ProblemType(409, "Request still in progress"),
+    "DATE_EXISTS": ProblemType(409, "Date exists"),
+    "SALE_NOT_OPEN": ProblemType(409, "Sale not open"),
     "HOLD_EXPIRED": ProblemType(410, "Hold expired"),
+    "SALE_CLOSED": ProblemType(410, "Sale closed"),
     "PAYLOAD_TOO_LARGE": ProblemType(413, "Request body too large"),
     "IDEMPOTENCY_KEY_REUSED": ProblemType(422, "Idempotency key reused"),
     "INTERNAL_ERROR": ProblemType(500, "Internal server error"),
@@ -95,6 +105,8 @@ def problem_response(
         all_headers.setdefault("Retry-After", str(RETRY_AFTER_IN_PROGRESS_SECONDS))
     elif code == "TOKEN_INVALID":
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="queue"')
+    elif code == "ADMIN_KEY_INVALID":
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="admin"')
     return Response(
         body, status_code=body.status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
     )
@@ -111,6 +123,15 @@ def domain_error_response(_: Request[Any, Any, Any], error: DomainError) -> Resp
             token_status=str(error.token_status),
             position=error.position,
         )
+    if isinstance(error, SaleNotOpenError):
+        return problem_response(
+            error.code,
+            error.detail,
+            opens_at=error.opens_at,
+            prequeue_opens_at=error.prequeue_opens_at,
+        )
+    if isinstance(error, SaleClosedError):
+        return problem_response(error.code, error.detail, phase=str(error.phase))
     return problem_response(error.code, error.detail)
 
 
@@ -156,6 +177,8 @@ def _detail(error: HTTPException) -> str:
                 key, message = item.get("key"), item.get("message", "invalid")
                 if key == "data" and message == "'data'":  # Litestar's word for no body
                     parts.append("a JSON body is required")
+                elif key == "data":  # Litestar's name for the body as a whole
+                    parts.append(f"the body: {message}")
                 else:
                     parts.append(f"{key}: {message}" if key else str(message))
         if parts:
@@ -187,8 +210,14 @@ _STATUS_DESCRIPTIONS = {
     402: "INSUFFICIENT_BALANCE: the wallet holds less than the amount due.",
     403: "TOKEN_NOT_ACTIVE (with token_status and position) or NOT_OWNER.",
     404: "NOT_FOUND: unknown concert, date or reservation.",
-    409: "SEAT_UNAVAILABLE, HOLD_LIMIT_REACHED or IDEMPOTENCY_IN_PROGRESS.",
-    410: "HOLD_EXPIRED: the hold lapsed, was released or is already paid.",
+    409: (
+        "SEAT_UNAVAILABLE, HOLD_LIMIT_REACHED, IDEMPOTENCY_IN_PROGRESS, DATE_EXISTS, or "
+        "SALE_NOT_OPEN (with opens_at and prequeue_opens_at)."
+    ),
+    410: (
+        "HOLD_EXPIRED: the hold lapsed, was released or is already paid; or SALE_CLOSED "
+        "(with phase): the sale is sold out or closed."
+    ),
     413: "PAYLOAD_TOO_LARGE: the body is over the size limit.",
     422: "IDEMPOTENCY_KEY_REUSED: the key was first used with a different request.",
     500: "INTERNAL_ERROR: a bug; it is logged.",
@@ -207,27 +236,42 @@ _EXAMPLE_CODE = {
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
+_EXAMPLE_MEMBERS: Mapping[str, dict[str, Any]] = {
+    "TOKEN_NOT_ACTIVE": {"token_status": "WAITING", "position": 42},
+    "SALE_NOT_OPEN": {
+        "opens_at": dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC),
+        "prequeue_opens_at": dt.datetime(2026, 12, 1, 0, 50, tzinfo=dt.UTC),
+    },
+    "SALE_CLOSED": {"phase": "SOLD_OUT"},
+}
+_CODE_DESCRIPTIONS = {
+    "ADMIN_KEY_INVALID": "ADMIN_KEY_INVALID: the operator key is missing or wrong.",
+}
 ALWAYS = (400, 500, 503)
 """Any operation may answer these."""
 
 
-def problem_responses(*statuses: int, body: bool = False) -> dict[int, ResponseSpec]:
+def problem_responses(
+    *statuses: int,
+    body: bool = False,
+    admin: bool = False,
+    examples: Mapping[int, str] | None = None,
+) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problems an operation answers with (plus :data:`ALWAYS`,
-    and 413 when it takes a ``body``)."""
+    and 413 when it takes a ``body``). ``admin``: its 401 is ADMIN_KEY_INVALID;
+    ``examples`` picks the code a status is shown with."""
     wanted = set(statuses) | set(ALWAYS) | ({413} if body else set())
+    chosen = dict(_EXAMPLE_CODE) | ({401: "ADMIN_KEY_INVALID"} if admin else {})
+    chosen |= examples or {}
     specs = {}
     for status in sorted(wanted):
-        example = problem(_EXAMPLE_CODE[status], "what went wrong, for a person to read")
-        if status == 403:
-            example = problem(
-                "TOKEN_NOT_ACTIVE",
-                "the token is WAITING, not ACTIVE",
-                token_status="WAITING",
-                position=42,
-            )
+        code = chosen[status]
+        example = problem(
+            code, "what went wrong, for a person to read", **_EXAMPLE_MEMBERS.get(code, {})
+        )
         specs[status] = ResponseSpec(
             data_container=Problem,
-            description=_STATUS_DESCRIPTIONS[status],
+            description=_CODE_DESCRIPTIONS.get(code, _STATUS_DESCRIPTIONS[status]),
             media_type=PROBLEM_MEDIA_TYPE,
             generate_examples=False,
             examples=[Example(summary=example.code, value=_as_dict(example))],

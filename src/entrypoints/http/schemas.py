@@ -13,60 +13,39 @@ from typing import Annotated, Any, Literal
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from concert_core.domain import Concert, DateAvailability, Payment
-from concert_core.domain.values import MAX_CHARGE, MAX_PRICE, MIN_CHARGE, SEATS_PER_DATE
+from concert_core.domain import DateAvailability, Payment
+from concert_core.domain.values import MAX_CHARGE, MIN_CHARGE, SEATS_PER_DATE
 from concert_core.use_cases import (
     Balance,
+    ConcertListing,
     IssuedToken,
     PaymentReceipt,
     QueueView,
     ReservationView,
+    SaleView,
     SeatMap,
 )
 from concert_core.use_cases.pay import MAX_RESERVATIONS_PER_PAYMENT
-
-MAX_CONCERT_ID = 2**63 - 1
-"""The largest concert id the API takes (a signed 64-bit integer)."""
-
-_USER = "3f2b8a4e-6f1d-4c2e-9a57-0b8c1d2e3f40"
-_RESERVATION = "9b1de2a0-5c6f-4f0e-8a3b-7d2c1e0f9a18"
-_PAYMENT = "c5a7e3d1-2b4f-4e6a-9c8d-1f0e2d3c4b5a"
-_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIzZjJi...In0.c2lnbmF0dXJl"
-
-UserIdField = Annotated[uuid.UUID, Meta(description="The user's UUID.", examples=[_USER])]
-ConcertIdField = Annotated[
-    int, Meta(ge=1, le=MAX_CONCERT_ID, description="The concert's id.", examples=[1])
-]
-DateField = Annotated[
-    dt.date, Meta(description="A performance date, YYYY-MM-DD.", examples=["2026-12-24"])
-]
-SeatNoField = Annotated[
-    int,
-    Meta(ge=1, le=SEATS_PER_DATE, description="Seat number, 1 to 50.", examples=[7]),
-]
-PriceField = Annotated[
-    int, Meta(ge=0, le=MAX_PRICE, description="Price in won (integer).", examples=[150_000])
-]
-MoneyField = Annotated[int, Meta(ge=0, description="An amount in won (integer).")]
-ReservationIdField = Annotated[
-    uuid.UUID, Meta(description="A reservation's UUID.", examples=[_RESERVATION])
-]
-TokenState = Literal["WAITING", "ACTIVE", "EXPIRED"]
-SeatState = Literal["AVAILABLE", "HELD", "SOLD"]
-ReservationState = Literal["HELD", "CONFIRMED", "RELEASED"]
-
-TokenStatusField = Annotated[
+from entrypoints.http.fields import (
+    PAYMENT_EXAMPLE,
+    RESERVATION_EXAMPLE,
+    TOKEN_EXAMPLE,
+    ConcertIdField,
+    DateField,
+    MoneyField,
+    OpensAtField,
+    PhaseField,
+    PriceField,
+    ReservationIdField,
+    ReservationStatusField,
+    SalePhase,
+    SeatNoField,
+    SeatState,
+    Timestamp,
     TokenState,
-    Meta(description="The queue token's state.", examples=["WAITING"]),
-]
-ReservationStatusField = Annotated[
-    ReservationState,
-    Meta(description="The reservation's state.", examples=["HELD"]),
-]
-Timestamp = Annotated[
-    dt.datetime, Meta(description="ISO 8601 with timezone.", examples=["2026-12-01T12:05:00Z"])
-]
-
+    TokenStatusField,
+    UserIdField,
+)
 
 # --- requests ---------------------------------------------------------------------------
 
@@ -95,7 +74,7 @@ class PayRequest(Struct, kw_only=True):
             min_length=1,
             max_length=MAX_RESERVATIONS_PER_PAYMENT,
             description="The caller's live holds to pay for, each once.",
-            examples=[[_RESERVATION]],
+            examples=[[RESERVATION_EXAMPLE]],
         ),
     ]
 
@@ -117,6 +96,21 @@ class ChargeRequest(Struct, kw_only=True):
 # --- replies ----------------------------------------------------------------------------
 
 
+class SaleNoticeResponse(Struct, kw_only=True):
+    """What every fan of a concert is told about its sale."""
+
+    phase: PhaseField
+    opens_at: OpensAtField
+    message: Annotated[
+        str | None,
+        Meta(description="The operator's message to every fan; null when none.", examples=[None]),
+    ]
+
+    @classmethod
+    def of(cls, sale: SaleView) -> SaleNoticeResponse:
+        return cls(phase=sale.phase.value, opens_at=sale.opens_at, message=sale.message)
+
+
 class QueueStatusResponse(Struct, kw_only=True):
     """A queue token's state, place in line and polling hint."""
 
@@ -125,7 +119,13 @@ class QueueStatusResponse(Struct, kw_only=True):
     status: TokenStatusField
     position: Annotated[
         int | None,
-        Meta(description="1-based place among WAITING tokens; null unless WAITING.", examples=[42]),
+        Meta(
+            description=(
+                "1-based place among WAITING tokens; null unless WAITING, and during the "
+                "pre-queue (the opening draws the order)."
+            ),
+            examples=[42],
+        ),
     ]
     estimated_wait_seconds: Annotated[
         int | None,
@@ -138,6 +138,7 @@ class QueueStatusResponse(Struct, kw_only=True):
         dt.datetime | None,
         Meta(description="When an ACTIVE token's turn ends (ISO 8601); null otherwise."),
     ]
+    sale: SaleNoticeResponse
 
     @classmethod
     def of(cls, view: QueueView) -> QueueStatusResponse:
@@ -147,7 +148,7 @@ class QueueStatusResponse(Struct, kw_only=True):
 class QueueTokenResponse(Struct, kw_only=True):
     """A queue token (a JWT to send as ``Authorization: Bearer``) and its state."""
 
-    token: Annotated[str, Meta(description="The queue token (JWT).", examples=[_TOKEN])]
+    token: Annotated[str, Meta(description="The queue token (JWT).", examples=[TOKEN_EXAMPLE])]
     user_id: UserIdField
     concert_id: ConcertIdField
     status: TokenStatusField
@@ -155,6 +156,7 @@ class QueueTokenResponse(Struct, kw_only=True):
     estimated_wait_seconds: Annotated[int | None, Meta(examples=[120])]
     poll_after_seconds: Annotated[int, Meta(ge=1, examples=[1])]
     active_until: dt.datetime | None
+    sale: SaleNoticeResponse
 
     @classmethod
     def of(cls, issued: IssuedToken) -> QueueTokenResponse:
@@ -170,6 +172,7 @@ def _queue_fields(view: QueueView) -> dict[str, Any]:
         "estimated_wait_seconds": view.estimated_wait_seconds,
         "poll_after_seconds": view.poll_after_seconds,
         "active_until": view.active_until,
+        "sale": SaleNoticeResponse.of(view.sale),
     }
 
 
@@ -177,10 +180,18 @@ class ConcertResponse(Struct, kw_only=True):
     concert_id: ConcertIdField
     title: Annotated[str, Meta(examples=["Winter Lights"])]
     venue: Annotated[str, Meta(examples=["Olympic Hall"])]
+    phase: PhaseField
+    opens_at: OpensAtField
 
     @classmethod
-    def of(cls, concert: Concert) -> ConcertResponse:
-        return cls(concert_id=concert.concert_id, title=concert.title, venue=concert.venue)
+    def of(cls, listing: ConcertListing) -> ConcertResponse:
+        return cls(
+            concert_id=listing.concert_id,
+            title=listing.title,
+            venue=listing.venue,
+            phase=listing.phase.value,
+            opens_at=listing.opens_at,
+        )
 
 
 class DateResponse(Struct, kw_only=True):
@@ -242,7 +253,7 @@ class ReservationResponse(Struct, kw_only=True):
 
 
 class PaymentResponse(Struct, kw_only=True):
-    payment_id: Annotated[uuid.UUID, Meta(examples=[_PAYMENT])]
+    payment_id: Annotated[uuid.UUID, Meta(examples=[PAYMENT_EXAMPLE])]
     reservation_ids: list[ReservationIdField]
     amount: MoneyField
     balance: Annotated[int, Meta(ge=0, description="The wallet's balance after paying.")]
@@ -260,7 +271,7 @@ class PaymentResponse(Struct, kw_only=True):
 
 
 class PaymentRecordResponse(Struct, kw_only=True):
-    payment_id: Annotated[uuid.UUID, Meta(examples=[_PAYMENT])]
+    payment_id: Annotated[uuid.UUID, Meta(examples=[PAYMENT_EXAMPLE])]
     reservation_ids: list[ReservationIdField]
     amount: MoneyField
     paid_at: Timestamp
@@ -305,3 +316,9 @@ class Problem(Struct, kw_only=True, omit_defaults=True):
     """TOKEN_NOT_ACTIVE only: the token's state."""
     position: int | UnsetType | None = UNSET
     """TOKEN_NOT_ACTIVE only: the token's place in line while WAITING, else null."""
+    opens_at: dt.datetime | UnsetType | None = UNSET
+    """SALE_NOT_OPEN only: when the sale opens."""
+    prequeue_opens_at: dt.datetime | UnsetType | None = UNSET
+    """SALE_NOT_OPEN only: when fans may start to join; null without a pre-queue."""
+    phase: SalePhase | UnsetType = UNSET
+    """SALE_CLOSED only: SOLD_OUT or CLOSED."""

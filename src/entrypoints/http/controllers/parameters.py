@@ -15,7 +15,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
 from litestar.params import HeaderParameter, PathParameter
 
-from entrypoints.http.schemas import MAX_CONCERT_ID
+from entrypoints.http.fields import MAX_CONCERT_ID
 
 QUEUE_TOKEN_SCHEME = "QueueToken"
 SECURED: list[dict[str, list[str]]] = [{QUEUE_TOKEN_SCHEME: []}]

@@ -35,7 +35,10 @@ class QueueController(Controller):
         summary="Enter the waiting room",
         description=(
             "Issues a WAITING queue token for the concert: 201. A user whose token for "
-            "the concert is WAITING or ACTIVE gets that same token and place back: 200."
+            "the concert is WAITING or ACTIVE gets that same token and place back: 200. "
+            "During the pre-queue the token has no position yet: the opening draws the "
+            "order. Before the pre-queue (or the opening) it is 409 SALE_NOT_OPEN; once "
+            "the sale is sold out or closed, 410 SALE_CLOSED."
         ),
         status_code=HTTP_201_CREATED,
         response_headers=[RETRY_AFTER_WHILE_WAITING],
@@ -43,7 +46,9 @@ class QueueController(Controller):
             HTTP_200_OK: ResponseSpec(
                 QueueTokenResponse, description="The user's live token, place unchanged."
             ),
-            **problem_responses(404, body=True),
+            **problem_responses(
+                404, 409, 410, body=True, examples={409: "SALE_NOT_OPEN", 410: "SALE_CLOSED"}
+            ),
         },
     )
     async def issue(
