@@ -16,6 +16,9 @@ def _changes(value: object) -> Mapping[str, object]:
     return dict(value)
 
 
+OPENING_SETTINGS = frozenset({"opens_at", "prequeue_opens_at"})
+
+
 @frozen
 class ChangeSaleCommand:
     concert_id: ConcertId = field(converter=values.concert_id)
@@ -44,6 +47,11 @@ class ChangeSale:
 
     async def __call__(self, command: ChangeSaleCommand) -> Concert:
         now = await self._clock.now()
+        opened = False
+        if OPENING_SETTINGS & set(command.changes):
+            # Asked before the transaction: the queue may share the database (SQLite's
+            # one writer), and a transaction must not wait on another of its own.
+            opened = (await self._queue.stats(command.concert_id, now)).shuffle_seed is not None
         async with self._uow_factory() as uow:
             concert = await uow.catalogue.get_concert(command.concert_id)
             if concert is None:
@@ -53,12 +61,8 @@ class ChangeSale:
                 concert.sale.opens_at,
                 concert.sale.prequeue_opens_at,
             )
-            if moves_opening:
-                stats = await self._queue.stats(command.concert_id, now)
-                if stats.shuffle_seed is not None:
-                    raise ValidationError(
-                        "the sale has opened: its opening and pre-queue cannot move"
-                    )
+            if moves_opening and opened:
+                raise ValidationError("the sale has opened: its opening and pre-queue cannot move")
             await uow.catalogue.change_sale(command.concert_id, changed)
             await uow.commit()
         self._sales.forget(command.concert_id)
