@@ -77,21 +77,17 @@ class KeyedUseCase(Protocol[C_contra, R]):
 
     def request(self, command: C_contra) -> KeyedRequest:
         """The command's key, scoped to its user, and the body the key is bound to."""
-        ...
 
     async def run(self, command: C_contra, request_id: uuid.UUID, now: dt.datetime) -> R:
         """Do the work, storing its writes under ``request_id``."""
-        ...
 
     async def earlier(self, command: C_contra, request_id: uuid.UUID) -> R | None:
         """The result of an earlier run under ``request_id`` whose writes committed but
         whose result was never kept (its process died), if storage has it."""
-        ...
 
     async def after(self, command: C_contra, result: R, now: dt.datetime) -> None:
         """Follow-up effects of a run that did the work (not of a replay). Time would
         bring them about too, so a failure here is logged, not raised."""
-        ...
 
     def dump(self, result: R) -> Mapping[str, JsonValue]: ...
 
