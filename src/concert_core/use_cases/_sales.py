@@ -3,6 +3,7 @@ sold, read at most once per admission interval per process (docs/contract.md §8
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 
@@ -41,6 +42,10 @@ class SaleBook:
         self._uow_factory = uow_factory
         self._policy = policy
         self._kept: dict[ConcertId, SaleState] = {}
+        self._reading: dict[ConcertId, asyncio.Lock] = {}
+        """One read at a time per concert: a stampede of requests finding the kept
+        sale stale makes one read, not one each (the others keep to the kept one, or
+        wait for the first read)."""
 
     async def state(
         self, concert_id: ConcertId, now: dt.datetime, *, fresh: bool = False
@@ -50,6 +55,18 @@ class SaleBook:
         kept = self._kept.get(concert_id)
         if kept is not None and not fresh and self._recent(kept, now):
             return kept
+        reading = self._reading.setdefault(concert_id, asyncio.Lock())
+        if kept is not None and not fresh and reading.locked():
+            return kept  # being read afresh right now: at most a moment staler
+        async with reading:
+            kept = self._kept.get(concert_id)
+            if kept is not None and not fresh and self._recent(kept, now):
+                return kept
+            return await self._read(concert_id, kept, now)
+
+    async def _read(
+        self, concert_id: ConcertId, kept: SaleState | None, now: dt.datetime
+    ) -> SaleState:
         async with self._uow_factory() as uow:
             concert = await uow.catalogue.get_concert(concert_id)
             if concert is None:
@@ -77,11 +94,16 @@ class LineOpenings:
     def __init__(self, queue: QueueStore) -> None:
         self._queue = queue
         self._opened: dict[ConcertId, int] = {}
+        self._opening = asyncio.Lock()
 
     async def ensure_open(self, concert_id: ConcertId, now: dt.datetime) -> int:
         """The seed the concert's line was shuffled with at its opening."""
         seed = self._opened.get(concert_id)
-        if seed is None:
-            seed = await self._queue.open(concert_id, secrets.randbits(62), now)
-            self._opened[concert_id] = seed
+        if seed is not None:
+            return seed
+        async with self._opening:  # the requests of one process ask storage once
+            seed = self._opened.get(concert_id)
+            if seed is None:
+                seed = await self._queue.open(concert_id, secrets.randbits(62), now)
+                self._opened[concert_id] = seed
         return seed
