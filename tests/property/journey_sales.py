@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
-from typing import Protocol
+from functools import partial
 
 import attrs
 from hypothesis import strategies as st
@@ -56,8 +56,21 @@ SALE_CHANGES = st.fixed_dictionaries(
 (closing has a rule of its own)."""
 
 
-class _Judge(Protocol):
-    def __call__(self, now: dt.datetime, *, sold_out: bool) -> Phase: ...
+def phase_of(sale: SaleSettings, at: dt.datetime, *, sold_out: bool, paused_counts: bool) -> Phase:
+    """The phase of ``sale`` at ``at``, as docs/contract.md §8's table has it (worked
+    out here, not by the domain's ``SaleSettings.phase_at``: the judge of a rule is not
+    the code that applies it)."""
+    if sold_out:
+        return Phase.SOLD_OUT
+    if sale.closes_at is not None and at >= sale.closes_at:
+        return Phase.CLOSED
+    phase = Phase.OPEN
+    if sale.opens_at is not None and at < sale.opens_at:
+        prequeue = sale.prequeue_opens_at
+        phase = Phase.PREQUEUE if prequeue is not None and at >= prequeue else Phase.SCHEDULED
+    if paused_counts and sale.paused and phase in JOINABLE:
+        return Phase.PAUSED
+    return phase
 
 
 class SaleModel:
@@ -101,19 +114,22 @@ class SaleModel:
     def phases(self, concert: ConcertId, at: dt.datetime) -> frozenset[Phase]:
         """The phases the service may judge the sale to be in at ``at``: one, or two
         within an admission interval of its selling out."""
-        return self._judged(concert, at, self.settings[concert].phase_at)
+        return self._judged(concert, at, paused_counts=True)
 
     def entry_phases(self, concert: ConcertId, at: dt.datetime) -> frozenset[Phase]:
         """The same as joining sees it: a paused sale takes joins as the phase it pauses."""
-        return self._judged(concert, at, self.settings[concert].entry_at)
+        return self._judged(concert, at, paused_counts=False)
 
-    def _judged(self, concert: ConcertId, at: dt.datetime, judge: _Judge) -> frozenset[Phase]:
-        sold_out_at = self.sold_out_at.get(concert)
+    def _judged(
+        self, concert: ConcertId, at: dt.datetime, *, paused_counts: bool
+    ) -> frozenset[Phase]:
+        settings, sold_out_at = self.settings[concert], self.sold_out_at.get(concert)
+        judge = partial(phase_of, settings, at, paused_counts=paused_counts)
         if sold_out_at is None:
-            return frozenset({judge(at, sold_out=False)})
+            return frozenset({judge(sold_out=False)})
         if at >= sold_out_at + self._policy.admission_interval:
-            return frozenset({judge(at, sold_out=True)})
-        return frozenset({judge(at, sold_out=False), judge(at, sold_out=True)})
+            return frozenset({judge(sold_out=True)})
+        return frozenset({judge(sold_out=False), judge(sold_out=True)})
 
     def next_moment(self, concert: ConcertId, now: dt.datetime) -> dt.datetime | None:
         """The sale's next change of phase by the clock (pre-queue, opening, closing)."""
