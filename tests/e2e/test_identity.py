@@ -10,10 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
+from dependency_injector import providers
+from litestar.connection import ASGIConnection
 
+from adapters.clock import ManualClock
 from concert_core import Policy
 from concert_core.domain import Concert
-from e2e.helpers import API, Api, Fan, OpenApi, assert_problem
+from e2e.helpers import API, Api, Fan, OpenApi, assert_problem, running
+from entrypoints.container import Container, build_identity
+from entrypoints.http import create_app
+from entrypoints.http.identity import verified_user
+from entrypoints.settings import MEMORY_URL, Settings
 from identity_support import (
     AUDIENCE,
     ISSUER,
@@ -27,6 +34,7 @@ from identity_support import (
     serving_jwks,
     unsigned,
 )
+from support import schedule
 
 
 @pytest.fixture
@@ -302,3 +310,58 @@ async def test_with_identity_off_user_ids_are_taken_on_trust(
         other = uuid.uuid4()
         reply = await api.client.get(f"{API}/users/{other}/balance", headers=garbage)
         assert reply.status_code == 200, reply.text
+
+
+# --- the verified user id, for whatever else needs it ------------------------------------
+
+
+async def test_a_request_is_verified_once_and_its_user_id_kept_on_its_state(
+    clock: ManualClock,
+) -> None:
+    """The guard and the join's body check share one verification; ``verified_user``
+    gives what a per-fan rate limit would key on, verifying at most once per request."""
+    settings = Settings(database_url=MEMORY_URL, identity_key=SECRET)
+    real = build_identity(settings)
+    assert real is not None
+    calls: list[str] = []
+
+    class Counting:
+        async def verify(self, token: str) -> Any:
+            calls.append(token)
+            return await real.verify(token)
+
+    container = Container(settings=settings)
+    container.clock.override(providers.Object(clock))
+    container.identity.override(providers.Object(Counting()))
+    app = create_app(settings, container=container)
+    fan = uuid.uuid4()
+    token = mint(claims(str(fan)), SECRET, "HS256")
+    async with running(app):
+        concert = await schedule(app.state.service)
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            body = {"user_id": str(fan), "concert_id": concert.concert_id}
+            reply = await client.post(
+                f"{API}/queue/tokens", json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert reply.status_code == 201, reply.text
+        assert calls == [token]  # the guard verified; the body check reused it
+
+        scope: dict[str, Any] = {
+            "type": "http",
+            "litestar_app": app,
+            "headers": [(b"authorization", f"Bearer {token}".encode())],
+            "state": {},
+        }
+        connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)  # type: ignore[arg-type]
+        assert await verified_user(connection) == fan
+        assert await verified_user(connection) == fan
+        assert calls == [token, token]
+
+
+async def test_verified_user_is_none_with_identity_off() -> None:
+    app = create_app(Settings(database_url=MEMORY_URL))
+    scope: dict[str, Any] = {"type": "http", "litestar_app": app, "headers": [], "state": {}}
+    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)  # type: ignore[arg-type]
+    assert await verified_user(connection) is None
+    assert app.guards == []
