@@ -19,7 +19,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from operator import attrgetter
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from attrs import evolve, frozen
 from dependency_injector import containers, providers
@@ -35,6 +35,9 @@ from adapters.tokens import CachingTokenCodec, JwtTokenCodec
 from concert_core import ConcertService
 from concert_core.ports import Clock, IdempotencyStore, QueueStore, UnitOfWorkFactory
 from entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from adapters.identity import IdentityVerifier, KeySource
 
 _T = TypeVar("_T")
 
@@ -153,11 +156,29 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
     )
 
 
+def build_identity(settings: Settings) -> IdentityVerifier | None:
+    """The verifier of fans' identity tokens, or None when identity is off
+    (docs/contract.md §9). PyJWT's cryptography is imported only when it is on."""
+    from adapters.identity import FixedKey, IdentityVerifier, JwksKeys, load_identity_key
+
+    keys: KeySource
+    if settings.identity_key is not None:
+        keys = FixedKey(load_identity_key(settings.identity_key))
+    elif settings.identity_jwks_url is not None:
+        keys = JwksKeys(settings.identity_jwks_url)
+    else:
+        return None
+    return IdentityVerifier(
+        keys, issuer=settings.identity_issuer, audience=settings.identity_audience
+    )
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     storage = providers.Resource(open_storage, settings)
     clock = providers.Callable(attrgetter("clock"), storage)
     service = providers.Singleton(build_service, storage, clock, settings)
+    identity = providers.Singleton(build_identity, settings)
 
 
 @contextlib.asynccontextmanager

@@ -48,10 +48,24 @@ class Settings:
     """The operator key guarding ``/api/v1/admin``. Unset: generated on first run and
     stored in the database like the token secret (in memory: one per process)."""
     policy: Policy = field(factory=Policy)
+    identity_key: str | None = field(default=None, repr=False)
+    """Verified identity (docs/contract.md §9): the identity provider's HS256 shared
+    secret, or its PEM public key (RS256 or ES256). Unset, with no JWKS URL: off."""
+    identity_jwks_url: str | None = None
+    """Verified identity by the keys the identity provider publishes (RS256, ES256)."""
+    identity_issuer: str | None = None
+    """Set: an identity token's ``iss`` must be this."""
+    identity_audience: str | None = None
+    """Set: an identity token's ``aud`` must name this."""
 
     @property
     def in_memory(self) -> bool:
         return self.database_url.startswith("memory:")
+
+    @property
+    def identity_on(self) -> bool:
+        """Whether fans must prove who they are (docs/contract.md §9)."""
+        return self.identity_key is not None or self.identity_jwks_url is not None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -83,6 +97,7 @@ class Settings:
             )
         except (ValueError, TypeError) as error:
             raise SettingsError(str(error)) from None
+        identity = _identity(get)
         secret = get("TOKEN_SECRET", str, None)
         if secret is not None and len(secret.encode()) < 32:
             raise SettingsError(f"{PREFIX}TOKEN_SECRET must be at least 32 bytes long")
@@ -95,6 +110,7 @@ class Settings:
             token_secret=secret,
             admin_key=_admin_key(get("ADMIN_KEY", str, None)),
             policy=policy,
+            **identity,
         )
 
 
@@ -112,6 +128,66 @@ def _admin_key(raw: str | None) -> str | None:
         raise SettingsError(
             f"{PREFIX}ADMIN_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters long"
         )
+    return raw
+
+
+def _identity(
+    get: Callable[[str, Callable[[str], str], str | None], str | None],
+) -> dict[str, str | None]:
+    """The ``CONCERT_IDENTITY_*`` settings, checked together: a key or a JWKS URL, not
+    both; an issuer or audience only with one of them (alone, it would check nothing)."""
+    key = _identity_key(get("IDENTITY_KEY", str, None))
+    jwks_url = get("IDENTITY_JWKS_URL", _jwks_url, None)
+    issuer = get("IDENTITY_ISSUER", str, None)
+    audience = get("IDENTITY_AUDIENCE", str, None)
+    if key is not None and jwks_url is not None:
+        raise SettingsError(
+            f"{PREFIX}IDENTITY_KEY and {PREFIX}IDENTITY_JWKS_URL are both set: set one"
+        )
+    if key is None and jwks_url is None:
+        for name, value in (("IDENTITY_ISSUER", issuer), ("IDENTITY_AUDIENCE", audience)):
+            if value is not None:
+                raise SettingsError(
+                    f"{PREFIX}{name} needs {PREFIX}IDENTITY_KEY or {PREFIX}IDENTITY_JWKS_URL"
+                )
+    return {
+        "identity_key": key,
+        "identity_jwks_url": jwks_url,
+        "identity_issuer": issuer,
+        "identity_audience": audience,
+    }
+
+
+def _identity_key(raw: str | None) -> str | None:
+    """Checked now (PyJWT and cryptography are imported only when it is set). A refusal
+    never repeats the key: it may be a secret."""
+    if raw is None:
+        return None
+    from adapters.identity import load_identity_key
+
+    try:
+        load_identity_key(raw)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}IDENTITY_KEY: {error}") from None
+    return raw
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _jwks_url(raw: str) -> str:
+    """An https URL; plain http only to this machine (keys read over the network
+    unencrypted could be anyone's)."""
+    expected = "expected https://host/path (http:// only to localhost)"
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError as error:
+        raise ValueError(f"{expected}: {error}") from None
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise ValueError(expected)
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(expected)
     return raw
 
 

@@ -34,6 +34,7 @@ from entrypoints.http.controllers import (
 from entrypoints.http.controllers.parameters import QUEUE_TOKEN_SCHEME
 from entrypoints.http.decoding import JsonRequest
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
+from entrypoints.http.identity import IDENTITY_STATE, require_identity
 from entrypoints.http.metrics import Metrics, TimingMiddleware
 from entrypoints.http.operator_key import ADMIN_KEY_STATE, OPERATOR_KEY_SCHEME
 from entrypoints.settings import Settings
@@ -118,10 +119,12 @@ def create_app(
             AdminConcertController,
         ],
     )
+    identity = container.identity()  # None when identity is off: no guard, no cost
     return Litestar(
         route_handlers=[api, OpsController],
         lifespan=[lifespan],
-        state=State({"metrics": metrics, "settings": settings}),
+        state=State({"metrics": metrics, "settings": settings, IDENTITY_STATE: identity}),
+        guards=[require_identity] if identity is not None else [],
         dependencies=_dependencies(),
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[TimingMiddleware()],

@@ -50,6 +50,7 @@ PROBLEMS: Mapping[str, ProblemType] = {
     "VALIDATION_ERROR": ProblemType(400, "Invalid request"),
     "TOKEN_INVALID": ProblemType(401, "Invalid queue token"),
     "ADMIN_KEY_INVALID": ProblemType(401, "Operator key required"),
+    "IDENTITY_INVALID": ProblemType(401, "Identity token required"),
     "INSUFFICIENT_BALANCE": ProblemType(402, "Insufficient balance"),
     "TOKEN_NOT_ACTIVE": ProblemType(403, "Queue token not active"),
     "NOT_OWNER": ProblemType(403, "Not your reservation"),
@@ -107,6 +108,8 @@ def problem_response(
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="queue"')
     elif code == "ADMIN_KEY_INVALID":
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="admin"')
+    elif code == "IDENTITY_INVALID":
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="identity"')
     return Response(
         body, status_code=body.status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
     )
@@ -246,6 +249,14 @@ _EXAMPLE_MEMBERS: Mapping[str, dict[str, Any]] = {
 }
 _CODE_DESCRIPTIONS = {
     "ADMIN_KEY_INVALID": "ADMIN_KEY_INVALID: the operator key is missing or wrong.",
+    "IDENTITY_INVALID": (
+        "IDENTITY_INVALID (only when the service verifies identity): the identity "
+        "provider's token is missing, forged, expired or for another issuer or audience."
+    ),
+    "NOT_OWNER": (
+        "NOT_OWNER (only when the service verifies identity): the user id is not the one "
+        "the identity token names."
+    ),
 }
 ALWAYS = (400, 500, 503)
 """Any operation may answer these."""

@@ -15,6 +15,7 @@ from concert_core.use_cases import IssueToken, IssueTokenCommand, LeaveQueue, Qu
 from entrypoints.http.controllers.parameters import RETRY_AFTER_WHILE_WAITING, SECURED
 from entrypoints.http.decoding import bearer_token, strict_body
 from entrypoints.http.errors import problem_responses
+from entrypoints.http.identity import ACTS_FOR_FAN, IDENTIFIED, require_owner
 from entrypoints.http.metrics import app_metrics
 from entrypoints.http.schemas import IssueTokenRequest, QueueStatusResponse, QueueTokenResponse
 
@@ -38,7 +39,9 @@ class QueueController(Controller):
             "the concert is WAITING or ACTIVE gets that same token and place back: 200. "
             "During the pre-queue the token has no position yet: the opening draws the "
             "order. Before the pre-queue (or the opening) it is 409 SALE_NOT_OPEN; once "
-            "the sale is sold out or closed, 410 SALE_CLOSED."
+            "the sale is sold out or closed, 410 SALE_CLOSED. When the service verifies "
+            "identity, the identity provider's token is sent as `Authorization: Bearer`, "
+            "and `user_id` must be the one it names."
         ),
         status_code=HTTP_201_CREATED,
         response_headers=[RETRY_AFTER_WHILE_WAITING],
@@ -49,7 +52,9 @@ class QueueController(Controller):
             **problem_responses(
                 404, 409, 410, body=True, examples={409: "SALE_NOT_OPEN", 410: "SALE_CLOSED"}
             ),
+            **problem_responses(401, 403, examples=IDENTIFIED),
         },
+        opt=ACTS_FOR_FAN,
     )
     async def issue(
         self,
@@ -58,6 +63,7 @@ class QueueController(Controller):
         issue_token: NamedDependency[IssueToken],
     ) -> Response[QueueTokenResponse]:
         body = await strict_body(request, data)
+        await require_owner(request, body.user_id)
         issued = await issue_token(IssueTokenCommand(body.user_id, body.concert_id))
         app_metrics(request).token_issued(issued)
         reply = QueueTokenResponse.of(issued)
