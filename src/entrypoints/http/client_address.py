@@ -30,7 +30,11 @@ def parse_address(text: str) -> IpAddress | None:
         if match is None:
             return None
         try:
-            ip = ipaddress.ip_address(match["v6"] or match["v4"])
+            ip = (
+                ipaddress.IPv6Address(match["v6"])
+                if match["v6"]
+                else ipaddress.IPv4Address(match["v4"])
+            )
         except ValueError:
             return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
