@@ -30,14 +30,12 @@ async def _crowd_from_one_address(cluster: Cluster) -> None:
 
         replies = await asyncio.gather(*(join(i) for i in range(JOINS)))
         statuses = Counter(reply.status_code for reply in replies)
+        # Each instance got 50 joins, under the limit: counted per process, all would pass.
         assert statuses == {201: LIMIT, 429: JOINS - LIMIT}, statuses
         for reply in replies:
             if reply.status_code == 429:
                 assert reply.json()["code"] == "RATE_LIMITED"
                 assert 1 <= int(reply.headers["Retry-After"]) <= 60
-        # Every instance refused some: the count is shared, not per process.
-        refused_by = Counter(i % 3 for i, r in enumerate(replies) if r.status_code == 429)
-        assert len(refused_by) == 3, refused_by
 
         view = await client.get(
             f"{cluster.api(0)}/admin/concerts/1",
