@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -17,12 +18,16 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./concert.db"
 DEFAULT_REDIS_NAMESPACE = "concert"
 DEFAULT_DATABASE_POOL_SIZE = 10
 DEFAULT_REDIS_POOL_SIZE = 50
+DEFAULT_JOINS_PER_MINUTE = 60
+DEFAULT_JOINS_PER_FAN_PER_MINUTE = 10
+MAX_RATE_LIMIT = 1_000_000
 MEMORY_URL = "memory://"
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
 PREFIX = "CONCERT_"
 
 _T = TypeVar("_T")
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -57,6 +62,16 @@ class Settings:
     """Set: an identity token's ``iss`` must be this."""
     identity_audience: str | None = None
     """Set: an identity token's ``aud`` must name this."""
+    rate_limit_joins_per_minute: int = DEFAULT_JOINS_PER_MINUTE
+    """Joins (``POST /queue/tokens``) one client address may make in any 60 s; 0: no limit."""
+    rate_limit_joins_per_fan_per_minute: int = DEFAULT_JOINS_PER_FAN_PER_MINUTE
+    """Joins one fan may make in any 60 s, where the fan is known (verified identity); 0:
+    no limit."""
+    rate_limit_requests_per_minute: int = 0
+    """Requests to any route but ``/health`` and ``/metrics`` one client address may
+    make in any 60 s; 0 (the default): no limit."""
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    """Peers whose ``X-Forwarded-For`` names the client (docs/contract.md §9)."""
 
     @property
     def in_memory(self) -> bool:
@@ -111,6 +126,14 @@ class Settings:
             admin_key=_admin_key(get("ADMIN_KEY", str, None)),
             policy=policy,
             **identity,
+            rate_limit_joins_per_minute=get(
+                "RATE_LIMIT_JOINS_PER_MINUTE", _rate, DEFAULT_JOINS_PER_MINUTE
+            ),
+            rate_limit_joins_per_fan_per_minute=get(
+                "RATE_LIMIT_JOINS_PER_FAN_PER_MINUTE", _rate, DEFAULT_JOINS_PER_FAN_PER_MINUTE
+            ),
+            rate_limit_requests_per_minute=get("RATE_LIMIT_REQUESTS_PER_MINUTE", _rate, 0),
+            trusted_proxies=get("TRUSTED_PROXIES", _networks, ()),
         )
 
 
@@ -254,3 +277,26 @@ def _seconds(raw: str) -> dt.timedelta:
     if not 0 < value < 366 * 86_400:
         raise ValueError("expected a number of seconds greater than 0")
     return dt.timedelta(seconds=value)
+
+
+def _rate(raw: str) -> int:
+    rate = _int(raw)
+    if not 0 <= rate <= MAX_RATE_LIMIT:
+        raise ValueError(f"expected a whole number from 0 (no limit) to {MAX_RATE_LIMIT}")
+    return rate
+
+
+def _networks(raw: str) -> tuple[IpNetwork, ...]:
+    """Comma-separated addresses or networks (``10.0.0.0/8``, ``192.0.2.7``, ``::1``)."""
+    networks = []
+    for part in raw.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as error:
+            raise ValueError(f"expected IP addresses or networks, comma-separated: {error}") from (
+                None
+            )
+    return tuple(networks)
