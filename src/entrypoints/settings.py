@@ -17,6 +17,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./concert.db"
 DEFAULT_REDIS_NAMESPACE = "concert"
 DEFAULT_DATABASE_POOL_SIZE = 10
 DEFAULT_REDIS_POOL_SIZE = 50
+DEFAULT_HEADER_TIMEOUT_SECONDS = 5.0
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
 MEMORY_URL = "memory://"
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
@@ -48,6 +50,10 @@ class Settings:
     """The operator key guarding ``/api/v1/admin``. Unset: generated on first run and
     stored in the database like the token secret (in memory: one per process)."""
     policy: Policy = field(factory=Policy)
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    """How long a connection has to send a complete request head (docs/contract.md §9)."""
+    max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    """Open connections per client address and server process, at most; 0: no bound."""
 
     @property
     def in_memory(self) -> bool:
@@ -95,6 +101,14 @@ class Settings:
             token_secret=secret,
             admin_key=_admin_key(get("ADMIN_KEY", str, None)),
             policy=policy,
+            header_timeout_seconds=get(
+                "HEADER_TIMEOUT_SECONDS", _header_timeout, DEFAULT_HEADER_TIMEOUT_SECONDS
+            ),
+            max_connections_per_address=get(
+                "MAX_CONNECTIONS_PER_ADDRESS",
+                _connections_per_address,
+                DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            ),
         )
 
 
@@ -178,3 +192,17 @@ def _seconds(raw: str) -> dt.timedelta:
     if not 0 < value < 366 * 86_400:
         raise ValueError("expected a number of seconds greater than 0")
     return dt.timedelta(seconds=value)
+
+
+def _header_timeout(raw: str) -> float:
+    seconds = _seconds(raw).total_seconds()
+    if seconds > 300:
+        raise ValueError("expected a number of seconds from above 0 to 300")
+    return seconds
+
+
+def _connections_per_address(raw: str) -> int:
+    count = _int(raw)
+    if not 0 <= count <= 1_000_000:
+        raise ValueError("expected a whole number from 0 (no bound) to 1000000")
+    return count
