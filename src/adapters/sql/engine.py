@@ -111,14 +111,28 @@ def as_unavailable(error: BaseException) -> ServiceUnavailableError | None:
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
 """Serialization failure, deadlock, lock not available, statement timeout: the
 transaction was rolled back whole and the request may simply be tried again."""
+REFUSING_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+"""The server is shutting down, restarting after a crash, or not accepting connections
+yet (``CannotConnectNowError``)."""
+REFUSING_SQLSTATE_CLASSES = ("08", "53")
+"""Connection exceptions, and insufficient resources: too many clients
+(``TooManyConnectionsError``), out of memory, disk full (docs/contract.md §9)."""
 
 
 def _is_transient(error: BaseException) -> bool:
-    if not isinstance(error, exc.DBAPIError):
-        return False
-    original = error.orig
+    """Whether PostgreSQL said it cannot take the request now. The driver's own error
+    is read too: asyncpg raises it bare when opening a connection fails (SQLAlchemy
+    wraps only the errors of a connection it has), so a full server's refusal reaches
+    here as ``asyncpg.TooManyConnectionsError``, not as a ``DBAPIError``."""
+    original = error.orig if isinstance(error, exc.DBAPIError) else error
     code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    return code in TRANSIENT_SQLSTATES
+    if not isinstance(code, str):
+        return False
+    return (
+        code in TRANSIENT_SQLSTATES
+        or code in REFUSING_SQLSTATES
+        or code.startswith(REFUSING_SQLSTATE_CLASSES)
+    )
 
 
 @contextlib.contextmanager
