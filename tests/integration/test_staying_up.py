@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import sqlite3
 import subprocess
+import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -68,3 +72,82 @@ def test_a_fan_is_served_within_a_second_while_20000_connections_never_finish_a_
     outcome = fan_under_attack(f"{base}/api/v1", port)
     assert_fan_served_and_slow_clients_bounded(outcome)
     assert httpx.get(f"{base}/health", timeout=2).status_code == 200
+
+
+# -- the embedded burst -----------------------------------------------------------------
+
+
+async def _burst(base: str, joins: int) -> tuple[list[tuple[int, float, str]], tuple[int, float]]:
+    """``joins`` fans join at once while an unrelated fan charges a wallet: each reply's
+    status, seconds and Retry-After."""
+    async with httpx.AsyncClient(
+        base_url=base, timeout=40, limits=httpx.Limits(max_connections=None)
+    ) as client:
+
+        async def join() -> tuple[int, float, str]:
+            started = time.monotonic()
+            reply = await client.post(
+                "/api/v1/queue/tokens", json={"user_id": str(uuid.uuid4()), "concert_id": 1}
+            )
+            return (
+                reply.status_code,
+                time.monotonic() - started,
+                reply.headers.get("Retry-After", ""),
+            )
+
+        async def charge() -> tuple[int, float]:
+            await asyncio.sleep(0.02)  # amid the burst
+            started = time.monotonic()
+            reply = await client.post(
+                f"/api/v1/users/{uuid.uuid4()}/balance/charge", json={"amount": 1000}
+            )
+            return reply.status_code, time.monotonic() - started
+
+        *joined, charged = await asyncio.gather(*(join() for _ in range(joins)), charge())
+    return joined, charged  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(("joins", "rounds"), [(64, 6), (128, 3)])
+def test_bursts_of_concurrent_joins_on_sqlite_never_stall_an_unrelated_charge(
+    serving: tuple[str, int], joins: int, rounds: int
+) -> None:
+    base, _ = serving
+    for _ in range(rounds):
+        joined, (charged, charge_seconds) = asyncio.run(_burst(base, joins))
+        statuses = {status for status, _, _ in joined}
+        assert statuses <= {201, 503}, statuses
+        assert all(after == "5" for status, _, after in joined if status == 503)
+        slowest = max(seconds for _, seconds, _ in joined)
+        assert slowest < 5, slowest
+        assert charged in (200, 503)
+        assert charge_seconds < 5, charge_seconds
+
+
+def test_sqlite_locked_elsewhere_is_503_with_retry_after_within_seconds(
+    serving: tuple[str, int], environment: dict[str, str]
+) -> None:
+    """Another process holds the file's write lock while 32 fans join and one charges (a
+    stuck tool, a worker hung mid-transaction): they get 503 with Retry-After within a
+    few seconds (with the drivers' 30 s busy timeout they waited it out), and are served
+    again once it is let go."""
+    base, _ = serving
+    path = environment["CONCERT_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        joined, (charged, charge_seconds) = asyncio.run(_burst(base, 32))
+        assert time.monotonic() - started < 10  # all answered while the lock is still held
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert {status for status, _, _ in joined} == {503}
+    assert all(after == "5" for _, _, after in joined)
+    assert max(seconds for _, seconds, _ in joined) < 8
+    assert charged == 503 and charge_seconds < 8
+    assert (
+        httpx.post(
+            f"{base}/api/v1/queue/tokens", json={"user_id": str(uuid.uuid4()), "concert_id": 1}
+        ).status_code
+        == 201
+    )
