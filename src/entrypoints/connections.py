@@ -33,7 +33,7 @@ from entrypoints.settings import (
     Settings,
 )
 
-LISTEN_BACKLOG = 2048
+LISTEN_BACKLOG = 4096
 """The listening socket's queue of connections not yet accepted (uvicorn's default,
 said here so it is a choice): deep enough for a burst of fans connecting at once; the
 kernel caps it at ``net.core.somaxconn``."""
