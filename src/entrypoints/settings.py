@@ -21,6 +21,8 @@ DEFAULT_REDIS_POOL_SIZE = 50
 DEFAULT_JOINS_PER_MINUTE = 60
 DEFAULT_JOINS_PER_FAN_PER_MINUTE = 10
 MAX_RATE_LIMIT = 1_000_000
+DEFAULT_HEADER_TIMEOUT_SECONDS = 5.0
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
 MEMORY_URL = "memory://"
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
@@ -72,6 +74,10 @@ class Settings:
     make in any 60 s; 0 (the default): no limit."""
     trusted_proxies: tuple[IpNetwork, ...] = ()
     """Peers whose ``X-Forwarded-For`` names the client (docs/contract.md §9)."""
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    """How long a connection has to send a complete request head (docs/contract.md §9)."""
+    max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    """Open connections per client address and server process, at most; 0: no bound."""
 
     @property
     def in_memory(self) -> bool:
@@ -134,6 +140,14 @@ class Settings:
             ),
             rate_limit_requests_per_minute=get("RATE_LIMIT_REQUESTS_PER_MINUTE", _rate, 0),
             trusted_proxies=get("TRUSTED_PROXIES", _networks, ()),
+            header_timeout_seconds=get(
+                "HEADER_TIMEOUT_SECONDS", _header_timeout, DEFAULT_HEADER_TIMEOUT_SECONDS
+            ),
+            max_connections_per_address=get(
+                "MAX_CONNECTIONS_PER_ADDRESS",
+                _connections_per_address,
+                DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            ),
         )
 
 
@@ -300,3 +314,15 @@ def _networks(raw: str) -> tuple[IpNetwork, ...]:
                 None
             )
     return tuple(networks)
+def _header_timeout(raw: str) -> float:
+    seconds = _seconds(raw).total_seconds()
+    if seconds > 300:
+        raise ValueError("expected a number of seconds from above 0 to 300")
+    return seconds
+
+
+def _connections_per_address(raw: str) -> int:
+    count = _int(raw)
+    if not 0 <= count <= 1_000_000:
+        raise ValueError("expected a whole number from 0 (no bound) to 1000000")
+    return count

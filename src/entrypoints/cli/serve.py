@@ -26,6 +26,8 @@ def serve(
     """Serve the REST API (uvicorn), with admission and expiry loops in every process."""
     import uvicorn
 
+    from entrypoints.connections import raise_open_file_limit, uvicorn_options
+
     config = read_settings()
     if config.in_memory and workers > 1:
         fail("in-memory storage cannot be shared by several workers; use a database", 2)
@@ -44,6 +46,7 @@ def serve(
             probe.bind((host, port))
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    raise_open_file_limit()  # every connection is a file; the workers inherit the limit
     out.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     with metrics_shared_by(workers):
         uvicorn.run(
@@ -55,6 +58,7 @@ def serve(
             timeout_graceful_shutdown=10,
             log_level="info",
             access_log=access_log,
+            **uvicorn_options(),
         )
 
 
