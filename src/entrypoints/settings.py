@@ -314,6 +314,8 @@ def _networks(raw: str) -> tuple[IpNetwork, ...]:
                 None
             )
     return tuple(networks)
+
+
 def _header_timeout(raw: str) -> float:
     seconds = _seconds(raw).total_seconds()
     if seconds > 300:
