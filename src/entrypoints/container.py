@@ -24,11 +24,13 @@ from typing import TypeVar
 from attrs import evolve, frozen
 from dependency_injector import containers, providers
 
+from adapters.challenge import AltchaJoinChallenges, SpentProofs
 from adapters.clock import SharedClock, SystemClock
 from adapters.memory import (
     MemoryDatabase,
     MemoryIdempotencyStore,
     MemoryQueueStore,
+    MemorySpentProofs,
     MemoryUnitOfWorkFactory,
 )
 from adapters.tokens import CachingTokenCodec, JwtTokenCodec
@@ -57,6 +59,8 @@ class Storage:
     admin_key: str
     """The operator key guarding the admin routes (docs/contract.md §8): the setting,
     else generated once and stored beside the token secret (in memory: per process)."""
+    spent_proofs: SpentProofs
+    """Join-challenge solutions used (docs/contract.md §9): beside the waiting room."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
@@ -90,6 +94,7 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
             base,
             queue=redis.RedisQueueStore(client, settings.policy, namespace=namespace),
             idempotency=redis.RedisIdempotencyStore(client, settings.policy, namespace=namespace),
+            spent_proofs=redis.RedisSpentProofs(client, namespace=namespace),
             health=health,
             clock=SharedClock(partial(redis.redis_time, client)),
         )
@@ -119,6 +124,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         if engine.dialect.name == "postgresql"
         else SystemClock(),  # SQLite's processes share one host, and its clock
         admin_key=admin_key,
+        spent_proofs=sql.SqlSpentProofs(engine),
     )
 
 
@@ -134,6 +140,7 @@ def _memory_storage(settings: Settings) -> Storage:
         health=health,
         clock=SystemClock(),
         admin_key=settings.admin_key or new_admin_key(),
+        spent_proofs=MemorySpentProofs(),
     )
 
 
@@ -150,6 +157,12 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
         codec=CachingTokenCodec(JwtTokenCodec(storage.token_secret)),
         clock=clock,
         policy=settings.policy,
+        challenges=AltchaJoinChallenges(
+            storage.token_secret,
+            storage.spent_proofs,
+            max_number=settings.challenge_max_number,
+            ttl=settings.challenge_ttl,
+        ),
     )
 
 

@@ -17,6 +17,12 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./concert.db"
 DEFAULT_REDIS_NAMESPACE = "concert"
 DEFAULT_DATABASE_POOL_SIZE = 10
 DEFAULT_REDIS_POOL_SIZE = 50
+DEFAULT_CHALLENGE_MAX_NUMBER = 50_000
+"""The join challenge's cost (docs/contract.md §9): 25,000 hashes on average, well under
+a second in a browser."""
+MAX_CHALLENGE_MAX_NUMBER = 10_000_000
+DEFAULT_CHALLENGE_TTL = dt.timedelta(minutes=5)
+MAX_CHALLENGE_TTL = dt.timedelta(days=1)
 MEMORY_URL = "memory://"
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
@@ -48,6 +54,10 @@ class Settings:
     """The operator key guarding ``/api/v1/admin``. Unset: generated on first run and
     stored in the database like the token secret (in memory: one per process)."""
     policy: Policy = field(factory=Policy)
+    challenge_max_number: int = DEFAULT_CHALLENGE_MAX_NUMBER
+    """The largest number a join challenge's solution may be: its cost."""
+    challenge_ttl: dt.timedelta = DEFAULT_CHALLENGE_TTL
+    """How long a join challenge may be solved and used after it is issued."""
 
     @property
     def in_memory(self) -> bool:
@@ -95,6 +105,10 @@ class Settings:
             token_secret=secret,
             admin_key=_admin_key(get("ADMIN_KEY", str, None)),
             policy=policy,
+            challenge_max_number=get(
+                "CHALLENGE_MAX_NUMBER", _challenge_max_number, DEFAULT_CHALLENGE_MAX_NUMBER
+            ),
+            challenge_ttl=get("CHALLENGE_TTL_SECONDS", _challenge_ttl, DEFAULT_CHALLENGE_TTL),
         )
 
 
@@ -178,3 +192,17 @@ def _seconds(raw: str) -> dt.timedelta:
     if not 0 < value < 366 * 86_400:
         raise ValueError("expected a number of seconds greater than 0")
     return dt.timedelta(seconds=value)
+
+
+def _challenge_max_number(raw: str) -> int:
+    number = _int(raw)
+    if not 1 <= number <= MAX_CHALLENGE_MAX_NUMBER:
+        raise ValueError(f"expected a whole number from 1 to {MAX_CHALLENGE_MAX_NUMBER:_}")
+    return number
+
+
+def _challenge_ttl(raw: str) -> dt.timedelta:
+    ttl = _seconds(raw)
+    if not dt.timedelta(seconds=1) <= ttl <= MAX_CHALLENGE_TTL:
+        raise ValueError("expected a number of seconds from 1 to 86400")
+    return ttl

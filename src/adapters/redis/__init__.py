@@ -12,10 +12,12 @@ from __future__ import annotations
 from adapters.redis.connection import connect, ping, redis_time, refused_settings
 from adapters.redis.idempotency import RedisIdempotencyStore
 from adapters.redis.queue_store import RedisQueueStore
+from adapters.redis.spent_proofs import RedisSpentProofs
 
 __all__ = [
     "RedisIdempotencyStore",
     "RedisQueueStore",
+    "RedisSpentProofs",
     "connect",
     "ping",
     "redis_time",

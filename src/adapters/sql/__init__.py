@@ -12,6 +12,7 @@ from adapters.sql.queue_store import SqlQueueStore
 from adapters.sql.reservations import SqlReservationRepository
 from adapters.sql.seats import SqlSeatRepository
 from adapters.sql.secret_store import stored_secret
+from adapters.sql.spent_proofs import SqlSpentProofs
 from adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.sql.wallets import SqlWalletRepository
 
@@ -22,6 +23,7 @@ __all__ = [
     "SqlQueueStore",
     "SqlReservationRepository",
     "SqlSeatRepository",
+    "SqlSpentProofs",
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
     "SqlWalletRepository",

@@ -53,6 +53,7 @@ PROBLEMS: Mapping[str, ProblemType] = {
     "INSUFFICIENT_BALANCE": ProblemType(402, "Insufficient balance"),
     "TOKEN_NOT_ACTIVE": ProblemType(403, "Queue token not active"),
     "NOT_OWNER": ProblemType(403, "Not your reservation"),
+    "CHALLENGE_FAILED": ProblemType(403, "Join challenge failed"),
     "NOT_FOUND": ProblemType(404, "Not found"),
     "METHOD_NOT_ALLOWED": ProblemType(405, "Method not allowed"),
     "SEAT_UNAVAILABLE": ProblemType(409, "Seat unavailable"),
@@ -246,6 +247,10 @@ _EXAMPLE_MEMBERS: Mapping[str, dict[str, Any]] = {
 }
 _CODE_DESCRIPTIONS = {
     "ADMIN_KEY_INVALID": "ADMIN_KEY_INVALID: the operator key is missing or wrong.",
+    "CHALLENGE_FAILED": (
+        "CHALLENGE_FAILED: the concert's sale asks for a join challenge, and the proof is "
+        "missing, malformed, wrong, expired, for another concert or already used."
+    ),
 }
 ALWAYS = (400, 500, 503)
 """Any operation may answer these."""
