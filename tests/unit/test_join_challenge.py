@@ -448,3 +448,9 @@ async def test_without_challenges_a_challenge_concert_takes_rejoins_only(
         await service.new_join_challenge(concert.concert_id)
 
     assert again.token == first.token
+
+
+@pytest.mark.parametrize("proof", [12, b"proof", ["x"]], ids=repr)
+def test_a_proof_that_is_not_a_string_is_a_validation_error(proof: object) -> None:
+    with pytest.raises(ValidationError):
+        IssueTokenCommand(new_user(), 1, proof)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from concert_core.domain import (
     SaleNotOpenError,
     TokenId,
     UserId,
+    ValidationError,
     values,
 )
 from concert_core.policy import Policy
@@ -21,11 +22,17 @@ from concert_core.use_cases._sales import LineOpenings, SaleBook
 from concert_core.use_cases._views import QueueView, queue_view
 
 
+def _proof(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError("proof must be a string")
+    return value
+
+
 @frozen
 class IssueTokenCommand:
     user_id: UserId = field(converter=values.user_id)
     concert_id: ConcertId = field(converter=values.concert_id)
-    proof: str | None = None
+    proof: str | None = field(default=None, converter=_proof)
     """A solved join challenge, as the client sends it (docs/contract.md §9); needed
     only by a concert whose sale asks for one."""
 
