@@ -22,7 +22,14 @@ import re
 import urllib.parse
 from typing import Protocol
 
-from altcha.v1 import SHA256, ChallengeOptions, PayloadType, create_challenge, verify_solution
+from altcha.v1 import (
+    SHA256,
+    ChallengeOptions,
+    PayloadType,
+    create_challenge,
+    hmac_hex,
+    verify_solution,
+)
 
 from concert_core.domain import ConcertId
 from concert_core.ports import JoinChallenge
@@ -55,6 +62,10 @@ class SpentProofs(Protocol):
         """Record the solution of ``challenge`` as used: True the first time, False for
         every later call of any instance. The record may be forgotten once ``now`` is
         past ``expires_at`` plus ``SPENT_MARGIN``."""
+        ...
+
+    async def forget(self, concert_id: ConcertId, challenge: str) -> None:
+        """Unspend ``challenge``'s solution (its join failed after the spend)."""
         ...
 
 
@@ -108,10 +119,20 @@ class AltchaJoinChallenges:
         expires_at = _salt_expiry(payload["salt"], concert_id)
         if expires_at is None or now >= expires_at:
             return False
+        # The signature first, compared in constant time (``verify_solution`` uses
+        # ``==``): only then is the rest of the solution worth checking.
+        expected = hmac_hex(ALGORITHM, payload["challenge"].encode(), self._key)
+        if not hmac.compare_digest(expected, payload["signature"]):
+            return False
         verified, _ = verify_solution(payload, self._key, check_expires=False)
         if not verified:
             return False
         return await self._spent.spend(concert_id, payload["challenge"], expires_at, now)
+
+    async def give_back(self, proof: str, concert_id: ConcertId) -> None:
+        payload = _payload(proof)
+        if payload is not None:
+            await self._spent.forget(concert_id, payload["challenge"])
 
 
 def _payload(proof: str) -> PayloadType | None:

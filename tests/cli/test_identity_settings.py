@@ -117,3 +117,19 @@ def test_serve_says_nothing_when_identity_is_on(
     code, output = concert(env, "serve", "--host", "0.0.0.0", "--port", "8765")
     assert code == 0, output
     assert WARNING not in output
+
+
+@pytest.mark.parametrize(("audience", "warned"), [(None, True), ("concert-reservation", False)])
+def test_serve_warns_of_a_jwks_without_an_audience(
+    served: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    audience: str | None,
+    warned: bool,
+) -> None:
+    monkeypatch.setattr(serve_module.socket.socket, "bind", lambda self, address: None)
+    env = MEMORY | {"CONCERT_IDENTITY_JWKS_URL": "http://127.0.0.1:9/jwks"}
+    if audience is not None:
+        env |= {"CONCERT_IDENTITY_AUDIENCE": audience}
+    code, output = concert(env, "serve", "--port", "8765")
+    assert code == 0, output
+    assert ("no CONCERT_IDENTITY_AUDIENCE" in output) is warned

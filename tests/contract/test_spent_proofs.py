@@ -40,6 +40,15 @@ async def test_a_solution_is_spent_once(backend: Backend) -> None:
     assert not await spent.spend(C1, challenge(1), EXPIRES, at(299))
 
 
+async def test_a_forgotten_solution_may_be_spent_again_and_only_it(backend: Backend) -> None:
+    spent = backend.spent_proofs
+    assert await spent.spend(C1, challenge(1), EXPIRES, T0)
+    assert await spent.spend(C1, challenge(2), EXPIRES, T0)
+    await spent.forget(C1, challenge(1))
+    assert await spent.spend(C1, challenge(1), EXPIRES, at(1))
+    assert not await spent.spend(C1, challenge(2), EXPIRES, at(1))
+
+
 async def test_solutions_are_told_apart_by_challenge_and_concert(backend: Backend) -> None:
     spent = backend.spent_proofs
     assert await spent.spend(C1, challenge(1), EXPIRES, T0)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from adapters.challenge import AltchaJoinChallenges, hmac_key
 from adapters.clock import ManualClock
-from adapters.memory import MemorySpentProofs
+from adapters.memory import MemoryQueueStore, MemorySpentProofs
 from concert_core import ConcertService, Policy
 from concert_core.domain import (
     ChallengeFailedError,
@@ -31,9 +31,10 @@ from concert_core.domain import (
     ConcertId,
     NotFoundError,
     SaleNotOpenError,
+    ServiceUnavailableError,
     ValidationError,
 )
-from concert_core.ports import JoinChallenge
+from concert_core.ports import JoinChallenge, QueueStore
 from concert_core.use_cases import (
     AddConcertCommand,
     ChangeSaleCommand,
@@ -454,3 +455,39 @@ async def test_without_challenges_a_challenge_concert_takes_rejoins_only(
 def test_a_proof_that_is_not_a_string_is_a_validation_error(proof: object) -> None:
     with pytest.raises(ValidationError):
         IssueTokenCommand(new_user(), 1, proof)  # type: ignore[arg-type]
+
+
+class _RefusingOnce:
+    """A queue store whose first issue fails as storage refusing would (503)."""
+
+    def __init__(self, inner: QueueStore) -> None:
+        self._inner = inner
+        self.refused = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def issue(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.refused:
+            self.refused = True
+            raise ServiceUnavailableError("the queue refused")
+        return await self._inner.issue(*args, **kwargs)
+
+
+async def test_a_proof_whose_join_storage_refused_is_given_back(
+    policy: Policy, clock: ManualClock, spent: MemorySpentProofs
+) -> None:
+    """A proof is spent only for a join that happens: when storage refuses the issue
+    after the proof was redeemed, the fan may send the same proof again."""
+    queue = _RefusingOnce(MemoryQueueStore(policy))
+    service = build_memory_service(policy, clock, queue=queue, challenges=challenges(spent)).service
+    concert = await add(service, join_challenge=True)
+    proof = await proof_for(service, concert)
+
+    with pytest.raises(ServiceUnavailableError):
+        await service.issue_token(IssueTokenCommand(new_user(), concert.concert_id, proof))
+    assert len(spent) == 0
+    joined = await service.issue_token(IssueTokenCommand(new_user(), concert.concert_id, proof))
+
+    assert joined.created
+    assert len(spent) == 1

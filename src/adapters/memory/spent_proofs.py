@@ -29,5 +29,8 @@ class MemorySpentProofs:
         heapq.heappush(self._forget, (expires_at + SPENT_MARGIN, concert_id, challenge))
         return True
 
+    async def forget(self, concert_id: ConcertId, challenge: str) -> None:
+        self._spent.discard((concert_id, challenge))  # its heap entry goes in its time
+
     def __len__(self) -> int:
         return len(self._spent)

@@ -38,3 +38,7 @@ class RedisSpentProofs:
                 px=milliseconds_rounded_up(kept_for),
             )
         return bool(spent)
+
+    async def forget(self, concert_id: ConcertId, challenge: str) -> None:
+        with unavailable_on_redis_errors():
+            await self._client.delete(self.key_name(concert_id, challenge))

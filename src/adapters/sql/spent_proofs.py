@@ -47,6 +47,12 @@ class SqlSpentProofs:
             )
             return bool(inserted.rowcount == 1)
 
+    async def forget(self, concert_id: ConcertId, challenge: str) -> None:
+        async with transaction(self._engine) as c:
+            await c.execute(
+                delete(t.spent_proofs).where(_s.concert_id == concert_id, _s.challenge == challenge)
+            )
+
     async def purge(self, now: dt.datetime) -> int:
         """Delete (up to ``PURGE_BATCH``) rows that may be forgotten at ``now``."""
         old = (

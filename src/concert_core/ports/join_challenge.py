@@ -41,3 +41,8 @@ class JoinChallenges(Protocol):
         malformed proof.
         """
         ...
+
+    async def give_back(self, proof: str, concert_id: ConcertId) -> None:
+        """Unspend a proof ``redeem`` accepted, when the join it paid for failed (storage
+        refused the issue): the fan may send it again while it lasts."""
+        ...

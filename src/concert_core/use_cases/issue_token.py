@@ -101,18 +101,24 @@ class IssueToken:
                 f"concert {command.concert_id} is {entry.value.lower().replace('_', ' ')}",
                 phase=entry,
             )
-        if settings.join_challenge:
-            await self._check_proof(command, now)
-        if entry is Phase.OPEN:
-            await self._openings.ensure_open(command.concert_id, now)
-        outcome = await self._queue.issue(
-            command.user_id, command.concert_id, TokenId(uuid.uuid4()), now
-        )
+        spent = settings.join_challenge and await self._check_proof(command, now)
+        try:
+            if entry is Phase.OPEN:
+                await self._openings.ensure_open(command.concert_id, now)
+            outcome = await self._queue.issue(
+                command.user_id, command.concert_id, TokenId(uuid.uuid4()), now
+            )
+        except BaseException:
+            if spent and self._challenges is not None and command.proof is not None:
+                # The join failed (storage refused it): the proof paid for nothing.
+                await self._challenges.give_back(command.proof, command.concert_id)
+            raise
         view = queue_view(outcome.place, sale, self._policy, now)
         return IssuedToken(self._codec.encode(outcome.place.token.claims), outcome.created, view)
 
-    async def _check_proof(self, command: IssueTokenCommand, now: dt.datetime) -> None:
-        """Redeem the command's proof unless the user has a live token to get back.
+    async def _check_proof(self, command: IssueTokenCommand, now: dt.datetime) -> bool:
+        """Redeem the command's proof unless the user has a live token to get back;
+        whether a proof was spent.
 
         The live token is looked up, then issued again, in two steps judged at the same
         ``now``: only a token ended by another request in between (the user leaving or
@@ -120,7 +126,7 @@ class IssueToken:
         for a user who had already joined once with one (docs/decisions/0015).
         """
         if await self._queue.live_token(command.user_id, command.concert_id, now) is not None:
-            return
+            return False
         if command.proof is None:
             raise ChallengeFailedError()
         if self._challenges is None or not await self._challenges.redeem(
@@ -130,3 +136,4 @@ class IssueToken:
                 "the join challenge proof is malformed, wrong, expired, for another concert "
                 "or already used"
             )
+        return True

@@ -41,6 +41,14 @@ def serve(
             markup=False,
             soft_wrap=True,
         )
+    if config.identity_jwks_url is not None and config.identity_audience is None:
+        err.print(
+            "warning: verified identity by a JWKS with no CONCERT_IDENTITY_AUDIENCE: the "
+            "provider's tokens for any application it serves will be taken; set the "
+            "audience your identity provider issues fans' tokens for",
+            markup=False,
+            soft_wrap=True,
+        )
     with socket.socket() as probe:
         try:
             probe.bind((host, port))

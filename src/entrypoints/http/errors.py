@@ -54,7 +54,7 @@ PROBLEMS: Mapping[str, ProblemType] = {
     "IDENTITY_INVALID": ProblemType(401, "Identity token required"),
     "INSUFFICIENT_BALANCE": ProblemType(402, "Insufficient balance"),
     "TOKEN_NOT_ACTIVE": ProblemType(403, "Queue token not active"),
-    "NOT_OWNER": ProblemType(403, "Not your reservation"),
+    "NOT_OWNER": ProblemType(403, "Not yours"),
     "CHALLENGE_FAILED": ProblemType(403, "Join challenge failed"),
     "NOT_FOUND": ProblemType(404, "Not found"),
     "METHOD_NOT_ALLOWED": ProblemType(405, "Method not allowed"),
