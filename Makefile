@@ -34,7 +34,7 @@ test-fast: install
 
 # The embedded deployment: migrate the SQLite file, seed the demo (once), and serve on
 # http://127.0.0.1:8000 (docs at /schema). CONCERT_* variables configure it.
-bench: install  ## the benchmarks on PostgreSQL + Redis (4 to 6 minutes): bench/results/latest.json
+bench: install  ## the benchmarks on PostgreSQL + Redis (5 to 7 minutes): bench/results/latest.json
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	PYTHONPATH=src:. $(BIN)/python -m bench.run
 

@@ -9,7 +9,8 @@ on-sale; it writes ``bench/results/latest.json``, the latest table of
   ``report``, ``markdown``: what it writes.
 - ``ceilings``: the bare app the ratios are taken to; ``wrk``: one wrk run and its
   script; ``servers``, ``stores``, ``api``, ``cpu``: the processes, the databases and
-  Redis namespaces, the set-up calls and the CPU accounting they share.
+  Redis namespaces, the set-up calls and the CPU accounting they share; ``proofs``:
+  the solved join challenges the join-with-challenge figure sends.
 - ``onsale``: the on-sale scenario (also ``python -m bench.onsale``).
 - ``parts``, ``pg_cost``: one cost broken down (``python -m bench.parts``,
   ``python -m bench.pg_cost``).

@@ -4,6 +4,7 @@ issued, statuses read, wallets charged, many at a time."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -66,3 +67,31 @@ async def charge_wallets(
                 raise RuntimeError(f"charge: {reply.status} {await reply.text()}")
 
     await gather_limited([charge(user) for user in users])
+
+
+async def add_concert(
+    session: aiohttp.ClientSession, api: str, admin_key: str, title: str, sale: dict[str, object]
+) -> int:
+    """A concert of one date 50 seats, on sale at once with ``sale``'s settings: its id."""
+    date = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    body = {"title": title, "venue": "Bench Hall", "dates": [date], "price": 100_000, "sale": sale}
+    async with session.post(
+        f"{api}/admin/concerts", json=body, headers={"Authorization": f"Bearer {admin_key}"}
+    ) as reply:
+        if reply.status != 201:
+            raise RuntimeError(f"add concert: {reply.status} {await reply.text()}")
+        return int((await reply.json())["concert_id"])
+
+
+async def join_challenges(
+    session: aiohttp.ClientSession, api: str, concert: int, count: int
+) -> list[dict[str, object]]:
+    """``count`` join challenges for ``concert``, as GET /queue/challenge gives them."""
+
+    async def one() -> dict[str, object]:
+        async with session.get(f"{api}/queue/challenge", params={"concert_id": concert}) as reply:
+            if reply.status != 200:
+                raise RuntimeError(f"challenge: {reply.status} {await reply.text()}")
+            return dict(await reply.json())
+
+    return await gather_limited([one() for _ in range(count)])

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
+import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,8 +16,9 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from bench import api, log, wrk
+from bench import api, log, proofs, wrk
 from bench.ceilings import CREATE
+from bench.cpu import group_cpu_seconds
 from bench.servers import (
     ROOT,
     Server,
@@ -42,9 +44,30 @@ CEILING_OF = {
     "seats": "ping",
     "hold": "pg_write",
     "pay": "pg_write",
+    "queue_issue_limited": "redis",
+    "queue_issue_challenge": "redis",
 }
 """Each endpoint's ceiling: the least work that kind of endpoint must do."""
-ENDPOINTS = ("queue_issue", "queue_status", "seats", "hold", "pay")
+ENDPOINTS = (
+    "queue_issue",
+    "queue_status",
+    "seats",
+    "hold",
+    "pay",
+    "queue_issue_limited",
+    "queue_issue_challenge",
+)
+JOIN_PATH = {"queue_issue_limited": "limiter", "queue_issue_challenge": "challenge"}
+"""The join's variants, each compared with the plain ``queue_issue`` (rate limits off,
+no challenge: the engine alone), by what each adds."""
+JOIN_LIMIT = "1000000"
+"""``queue_issue_limited``'s joins per address per minute: so many that no join is
+refused, so that every join pays the limiter's script. wrk joins from one address:
+every join logs under one key, whose window holds every join of the last 60 s, the
+worst case for one key."""
+CHALLENGE_MAX_NUMBER = "1000"
+"""``queue_issue_challenge``'s challenges: small, so that the bench solves tens of
+thousands in seconds; the service's check of a proof costs the same for any."""
 ACTIVE_FANS = 9_000
 """Fans let in on concert 1 (seat lists, holds, payments): one hold each."""
 WAITING_FANS = 2_000
@@ -69,17 +92,34 @@ PAY = wrk.POST_JSON + (
     "end\n"
 )
 """Each line ``token reservation_id``: that fan pays for that hold."""
-ISSUE = wrk.POST_JSON + (
+ISSUE_INTO = wrk.POST_JSON + (
     "local function hex(n) local s = '' for _ = 1, n do "
     "s = s .. string.format('%x', math.random(0, 15)) end return s end\n"
     "request = function()\n"
     "  local user = hex(8) .. '-' .. hex(4) .. '-4' .. hex(3) .. '-8' .. hex(3)\n"
     "    .. '-' .. hex(12)\n"
-    '  local body = \'{"user_id": "\' .. user .. \'", "concert_id": 3}\'\n'
+    '  local body = \'{"user_id": "\' .. user .. \'", "concert_id": {concert}}\'\n'
     "  return wrk.format(nil, nil, nil, body)\n"
     "end\n"
 )
-"""A fresh random user enters the line of concert 3 with every request."""
+"""A fresh random user enters the line of concert ``{concert}`` with every request."""
+ISSUE = ISSUE_INTO.replace("{concert}", "3")
+ISSUE_WITH_PROOF = wrk.POST_JSON + (
+    "request = function()\n"
+    "  local line = take_line()\n"
+    "  if line == nil then\n"
+    '    return wrk.format(nil, nil, nil, \'{"user_id": "{nobody}", "concert_id": {concert}, \'\n'
+    '      .. \'"proof": "none"}\')\n'
+    "  end\n"
+    "  local f = split(line)\n"
+    '  local body = \'{"user_id": "\' .. f[1] .. \'", "concert_id": {concert}, "proof": "\'\n'
+    "    .. f[2] .. '\"}'\n"
+    "  return wrk.format(nil, nil, nil, body)\n"
+    "end\n"
+).replace("{nobody}", "00000000-0000-4000-8000-000000000000")
+"""Each line ``user_id proof``: a new fan enters concert ``{concert}``'s line with a
+proof of its own. Once the lines are used up, every request is one that is refused
+(403, no proof), and so not counted."""
 
 
 # -- the ceilings ----------------------------------------------------------------------
@@ -151,14 +191,24 @@ def measure_endpoints(
 ) -> dict[str, Any]:
     """Each endpoint at a fixed concurrency; with ``ceiling``, its own ceiling is run
     just before and just after it (half as long each), and ``beside`` holds their mean:
-    the reference its ratio is taken to, so that drift over the run falls on both."""
-    env = service_env(
-        database_url,
-        namespace,
-        active_capacity=str(ACTIVE_FANS),
-        max_holds_per_user="1",
-        admission_interval_seconds="1",
-    )
+    the reference its ratio is taken to, so that drift over the run falls on both.
+
+    The join's variants come last, each on a concert of its own added then (so the
+    figures before them run on the same data as ever): the challenge on this service
+    (a sale's setting), the limiter on a second service started after this one stops
+    (a service's setting)."""
+    admin_key = secrets.token_urlsafe(32)
+    settings = {
+        "active_capacity": str(ACTIVE_FANS),
+        "max_holds_per_user": "1",
+        "admission_interval_seconds": "1",
+        # For the join's variants alone: no other endpoint asks for a challenge or
+        # reads the operator key. The challenges live long enough to be prepared first.
+        "admin_key": admin_key,
+        "challenge_max_number": CHALLENGE_MAX_NUMBER,
+        "challenge_ttl_seconds": "3600",
+    }
+    env = service_env(database_url, namespace, **settings)
     subprocess.run(
         [concert_executable(), "seed", "--concerts", "5", "--dates", str(HOLD_DATES)],
         env=env,
@@ -169,17 +219,28 @@ def measure_endpoints(
     api_base = server.base + "/api/v1"
     results: dict[str, wrk.Result] = {}
     beside: dict[str, wrk.Result] = {}
+    service_cpu_us: dict[str, int] = {}
+    """The service's own processes' CPU per counted request (its process group: other
+    processes sharing the machine are not in it, as they are in ``other``)."""
 
-    def measure(name: str, url: str, lua: str) -> None:
+    def measure(
+        name: str, url: str, lua: str, *, on: Server = server, successes_only: bool = False
+    ) -> None:
         if name not in only:
             return
         if ceiling is not None:
             before = run_ceiling(ceiling, CEILING_OF[name], seconds / 2)
-        if profile is None:
-            results[name] = wrk.run(name, url, lua, seconds=seconds)
-        else:
-            with sampling(server, profile / f"{name}.txt", seconds):
-                results[name] = wrk.run(name, url, lua, seconds=seconds)
+        spent = group_cpu_seconds(on.process.pid)
+        with (
+            contextlib.nullcontext()
+            if profile is None
+            else sampling(on, profile / f"{name}.txt", seconds)
+        ):
+            result = wrk.run(name, url, lua, seconds=seconds, successes_only=successes_only)
+        spent = group_cpu_seconds(on.process.pid) - spent
+        results[name] = result
+        counted = max(1.0, result.requests_per_second * result.seconds)
+        service_cpu_us[name] = round(spent / counted * 1e6)
         if ceiling is not None:
             after = run_ceiling(ceiling, CEILING_OF[name], seconds / 2)
             beside[name] = wrk.combined([before, after])
@@ -214,9 +275,63 @@ def measure_endpoints(
         measure("queue_issue", f"{api_base}/queue/tokens", wrk.script(ISSUE))
 
         counts = {"holds_available": len(hold_lines), "payments_available": len(pay_lines)}
-        return {"results": results, "beside": beside, **counts}
+        if "queue_issue_challenge" in only:
+            concert = _add_concert(api_base, admin_key, "challenge", {"join_challenge": True})
+            count = proofs.proofs_needed(seconds)
+            log(f"preparing {count:,} solved join challenges (maxnumber {CHALLENGE_MAX_NUMBER})")
+            lines = proofs.prepare(api_base, concert, count)
+            log("endpoint: token issue with the join challenge (a proof each)")
+            lua = ISSUE_WITH_PROOF.replace("{concert}", str(concert))
+            measure(
+                "queue_issue_challenge",
+                f"{api_base}/queue/tokens",
+                wrk.script(lua, lines=lines),
+                successes_only=True,
+            )
+            counts["proofs_available"] = len(lines)
+            _check_proofs_lasted(results["queue_issue_challenge"], len(lines))
     finally:
         server.stop()
+
+    if "queue_issue_limited" in only:
+        limited_env = service_env(
+            database_url, namespace, **settings, rate_limit_joins_per_minute=JOIN_LIMIT
+        )
+        server = serve(limited_env, logs, "service-limited")
+        api_base = server.base + "/api/v1"
+        try:
+            concert = _add_concert(api_base, admin_key, "limiter", {})
+            log(f"endpoint: token issue with the join limit on ({JOIN_LIMIT} a minute)")
+            measure(
+                "queue_issue_limited",
+                f"{api_base}/queue/tokens",
+                wrk.script(ISSUE_INTO.replace("{concert}", str(concert))),
+                on=server,
+            )
+        finally:
+            server.stop()
+    return {"results": results, "beside": beside, "service_cpu_us": service_cpu_us, **counts}
+
+
+def _add_concert(api_base: str, admin_key: str, what: str, sale: dict[str, object]) -> int:
+    """A concert of its own for one of the join's variants, its line empty as concert
+    3's is when ``queue_issue`` starts."""
+
+    async def add() -> int:
+        async with api.session() as session:
+            return await api.add_concert(session, api_base, admin_key, f"Bench {what}", sale)
+
+    return asyncio.run(add())
+
+
+def _check_proofs_lasted(result: wrk.Result, proofs_available: int) -> None:
+    """Say so when the proofs ran out: the joins after that were refused, and are not
+    in the rate (fewer proofs than the run could use: the rate is understated)."""
+    if result.failures:
+        log(
+            f"warning: queue_issue_challenge used up its {proofs_available:,} proofs; "
+            f"{result.failures:,} joins after that were refused and not counted"
+        )
 
 
 async def _prepare(api_base: str, users: list[str]) -> tuple[list[tuple[str, str]], list[str]]:

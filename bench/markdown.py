@@ -78,6 +78,15 @@ def run_tables(report: dict[str, Any]) -> str:
                 f"{ceiling['requests_per_second']:,.0f} | "
                 f"{rate / ceiling['requests_per_second']:.3f} |"
             )
+    join = report.get("join_path")
+    if join:
+        lines += ["", "The join's cost beside plain `queue_issue` (its ratio to `redis`):", ""]
+        for what, cost in join.items():
+            lines.append(
+                f"- {what} (`{cost['endpoint']}`): ratio {cost['ratio']:.3f} vs "
+                f"{cost['ratio_without']:.3f} without: {cost['change']:+.0%}; the service's CPU "
+                f"{cost['service_cpu_us']:,} µs per join vs {cost['service_cpu_us_without']:,}."
+            )
     onsale = report.get("onsale")
     if onsale:
         lines += [

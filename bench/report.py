@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import markdown, wrk
-from bench.endpoints import CEILING_OF
+from bench.endpoints import CEILING_OF, JOIN_PATH
 from bench.servers import ROOT, WORKERS
 
 TARGETS = {
@@ -74,6 +74,8 @@ def figures(
         "hold_vs_pg_write": vs_ceiling("hold"),
         "pay_vs_pg_write": vs_ceiling("pay"),
         "seats_vs_ping": vs_ceiling("seats"),
+        "queue_issue_limited_vs_redis": vs_ceiling("queue_issue_limited"),
+        "queue_issue_challenge_vs_redis": vs_ceiling("queue_issue_challenge"),
         "position_1m_vs_1k_latency": scale["at_1m"].p50_ms / scale["at_1k"].p50_ms,
     }
     report: dict[str, Any] = {
@@ -81,6 +83,7 @@ def figures(
         "redis_bytes_per_waiting_user": round(scale["bytes_per_token"], 1),
         "ceilings": {k: v.as_dict() for k, v in ceilings.items()},
         "endpoints": {k: v.as_dict() for k, v in measured.items()},
+        "join_path": join_path(measured, beside, endpoints["service_cpu_us"]),
         "ceilings_beside": {
             k: {"ceiling": CEILING_OF[k], **v.as_dict()} for k, v in beside.items()
         },
@@ -104,6 +107,32 @@ def figures(
             "met": value >= bound if op == ">=" else value <= bound,
         }
     return report
+
+
+def join_path(
+    measured: dict[str, wrk.Result], beside: dict[str, wrk.Result], service_cpu_us: dict[str, int]
+) -> dict[str, Any]:
+    """What the limiter and the challenge each add to a join: each variant's ratio to
+    its ceiling beside plain ``queue_issue``'s, their relative change, and the
+    service's CPU per join of each (variants not measured are left out)."""
+    if "queue_issue" not in measured:
+        return {}
+    plain = measured["queue_issue"]
+    without = plain.requests_per_second / beside["queue_issue"].requests_per_second
+    costs = {}
+    for name, what in JOIN_PATH.items():
+        if name not in measured:
+            continue
+        ratio = measured[name].requests_per_second / beside[name].requests_per_second
+        costs[what] = {
+            "endpoint": name,
+            "ratio": round(ratio, 3),
+            "ratio_without": round(without, 3),
+            "change": round(ratio / without - 1, 3),
+            "service_cpu_us": service_cpu_us[name],
+            "service_cpu_us_without": service_cpu_us["queue_issue"],
+        }
+    return costs
 
 
 def write(report: dict[str, Any], out: Path) -> None:

@@ -49,11 +49,19 @@ def only_endpoints(args: argparse.Namespace) -> None:
         ceiling = endpoints["beside"][name]
         ratio = result.requests_per_second / ceiling.requests_per_second
         print(
-            f"{name:>13}: {result.requests_per_second:8.1f} req/s, p50 {result.p50_ms:6.2f} ms,"
+            f"{name:>21}: {result.requests_per_second:8.1f} req/s, p50 {result.p50_ms:6.2f} ms,"
             f" p99 {result.p99_ms:6.2f} ms, {result.failures} failed;"
-            f" / {ceiling.requests_per_second:.1f} = {ratio:.3f}"
+            f" / {ceiling.requests_per_second:.1f} = {ratio:.3f};"
+            f" the service's CPU {endpoints['service_cpu_us'][name]} µs/req"
         )
-        print(" " * 15 + f"CPU shares: {result.as_dict()['cpu_shares']}")
+        print(" " * 23 + f"CPU shares: {result.as_dict()['cpu_shares']}")
+    costs = report.join_path(endpoints["results"], endpoints["beside"], endpoints["service_cpu_us"])
+    for what, cost in costs.items():
+        print(
+            f"{what:>21}: ratio {cost['ratio']:.3f} vs {cost['ratio_without']:.3f} without: "
+            f"{cost['change']:+.1%}; the service's CPU {cost['service_cpu_us']} µs per join "
+            f"vs {cost['service_cpu_us_without']}"
+        )
     for name, result in ceilings.items():
         print(f"{'ceiling ' + name:>21}: {result.as_dict()['cpu_shares']}")
 

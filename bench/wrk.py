@@ -4,7 +4,9 @@ Every script ends with the same ``done`` callback, which prints one line
 ``BENCH {json}``: requests, duration, errors, non-2xx replies and latency
 percentiles. A script that needs per-request data (tokens, seats) reads it from a
 file, one request's worth per line, the wrk threads taking the lines in turn
-(``next_line``, from the top again after the last).
+(``next_line``, from the top again after the last; ``take_line``, nil after the last,
+for data good once, such as a join challenge's proof). wrk calls ``request`` once
+before the run to check the script, so the first thread's first line goes unsent.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ init = function(args)
 end
 local function next_line()
   local i = counter % #lines + 1
+  counter = counter + stride
+  return lines[i]
+end
+local function take_line()
+  local i = counter + 1
   counter = counter + stride
   return lines[i]
 end
@@ -139,8 +146,11 @@ def run(
     seconds: float = 10,
     connections: int = CONNECTIONS,
     threads: int = 2,
+    successes_only: bool = False,
 ) -> Result:
-    """Run wrk against ``url`` with the script ``lua``; its CPU time is the client's."""
+    """Run wrk against ``url`` with the script ``lua``; its CPU time is the client's.
+    ``successes_only``: the rate counts the 2xx replies alone (for a script whose data
+    can run out, whose requests after that are refused and must not pass for work)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(lua)
     command = [
@@ -169,12 +179,13 @@ def run(
         report[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts")
     ) + (int(non_2xx.group(1)) if non_2xx else 0)
     seconds_run = report["duration_us"] / 1e6
+    counted = report["requests"] - (failures if successes_only else 0)
     cpu = (after.children_user - before.children_user) + (
         after.children_system - before.children_system
     )
     return Result(
         endpoint=endpoint,
-        requests_per_second=report["requests"] / seconds_run,
+        requests_per_second=counted / seconds_run,
         p50_ms=report["p50_us"] / 1000,
         p99_ms=report["p99_us"] / 1000,
         requests=report["requests"],
