@@ -13,7 +13,7 @@ from typing import Annotated
 
 from litestar.datastructures import ResponseHeader
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
-from litestar.params import HeaderParameter, PathParameter
+from litestar.params import HeaderParameter, PathParameter, QueryParameter
 
 from entrypoints.http.fields import MAX_CONCERT_ID
 
@@ -21,18 +21,17 @@ QUEUE_TOKEN_SCHEME = "QueueToken"
 SECURED: list[dict[str, list[str]]] = [{QUEUE_TOKEN_SCHEME: []}]
 """The ``security`` of an operation that needs ``Authorization: Bearer <queue token>``."""
 
-ConcertIdPath = Annotated[
-    str,
-    PathParameter(
-        description="The concert's id (a positive integer).",
-        schema_extra={
-            "type": OpenAPIType.INTEGER,
-            "minimum": 1,
-            "maximum": MAX_CONCERT_ID,
-            "examples": [1],
-        },
-    ),
-]
+_CONCERT_ID = {
+    "description": "The concert's id (a positive integer).",
+    "schema_extra": {
+        "type": OpenAPIType.INTEGER,
+        "minimum": 1,
+        "maximum": MAX_CONCERT_ID,
+        "examples": [1],
+    },
+}
+ConcertIdPath = Annotated[str, PathParameter(**_CONCERT_ID)]
+ConcertIdQuery = Annotated[str, QueryParameter(**_CONCERT_ID)]
 DatePath = Annotated[
     str,
     PathParameter(

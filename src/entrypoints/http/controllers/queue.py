@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIType
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from concert_core.domain import TokenStatus
@@ -20,10 +19,13 @@ from concert_core.use_cases import (
     QueueStatus,
 )
 from entrypoints.http.client_address import scope_address
-from entrypoints.http.controllers.parameters import RETRY_AFTER_WHILE_WAITING, SECURED
+from entrypoints.http.controllers.parameters import (
+    RETRY_AFTER_WHILE_WAITING,
+    SECURED,
+    ConcertIdQuery,
+)
 from entrypoints.http.decoding import bearer_token, parse_concert_id, strict_body
 from entrypoints.http.errors import problem_responses
-from entrypoints.http.fields import MAX_CONCERT_ID
 from entrypoints.http.identity import ACTS_FOR_FAN, IDENTIFIED, require_owner, verified_user
 from entrypoints.http.metrics import app_metrics
 from entrypoints.http.schemas import (
@@ -33,19 +35,6 @@ from entrypoints.http.schemas import (
     QueueTokenResponse,
 )
 from entrypoints.rate_limits import ClientLimits
-
-ConcertIdQuery = Annotated[
-    str,
-    QueryParameter(
-        description="The concert's id (a positive integer).",
-        schema_extra={
-            "type": OpenAPIType.INTEGER,
-            "minimum": 1,
-            "maximum": MAX_CONCERT_ID,
-            "examples": [1],
-        },
-    ),
-]
 
 
 def _retry_after(status: str, poll_after_seconds: int) -> dict[str, str]:
