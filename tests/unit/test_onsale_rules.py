@@ -37,7 +37,8 @@ from concert_core.use_cases import (
     PayCommand,
     tiered_prices,
 )
-from support import DATES, MemoryKit, build_memory_service, hold, new_user
+from concert_core.use_cases._sales import SaleBook
+from support import DATES, GatedUnitOfWorkFactory, MemoryKit, build_memory_service, hold, new_user
 
 MINUTE = dt.timedelta(minutes=1)
 
@@ -123,6 +124,29 @@ async def test_a_pause_stops_admission_not_joining(
     await service.change_sale(ChangeSaleCommand(concert.concert_id, {"paused": False}))
     await service.admit_waiting(concert.concert_id)
     assert (await service.queue_status(tickets[0].token)).status is TokenStatus.ACTIVE
+
+
+async def test_a_pause_reaches_an_instance_whose_kept_sale_is_being_read_afresh(
+    kit: MemoryKit, clock: ManualClock, policy: Policy
+) -> None:
+    """An instance keeps a sale for one admission interval. A request finding it stale
+    while another re-reads it waits for that read: it must not judge by the sale as it
+    was before a pause made on another instance."""
+    concert = await add(kit.service, clock)
+    units = GatedUnitOfWorkFactory(kit.uow)
+    book = SaleBook(units, policy)
+    assert not (await book.state(concert.concert_id, await clock.now())).concert.sale.paused
+    await kit.service.change_sale(ChangeSaleCommand(concert.concert_id, {"paused": True}))
+    now = await later(clock, 2 * policy.admission_interval)
+    units.close()  # the first fresh read waits at the gate
+    first = asyncio.create_task(book.state(concert.concert_id, now))
+    await units.blocked.wait()
+    second = asyncio.create_task(book.state(concert.concert_id, now))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    units.open.set()
+    states = await asyncio.gather(first, second)
+    assert [state.concert.sale.paused for state in states] == [True, True]
 
 
 async def test_the_operators_message_reaches_every_fan(

@@ -44,8 +44,7 @@ class SaleBook:
         self._kept: dict[ConcertId, SaleState] = {}
         self._reading: dict[ConcertId, asyncio.Lock] = {}
         """One read at a time per concert: a stampede of requests finding the kept
-        sale stale makes one read, not one each (the others keep to the kept one, or
-        wait for the first read)."""
+        sale stale makes one read, not one each (the others wait for it)."""
 
     async def state(
         self, concert_id: ConcertId, now: dt.datetime, *, fresh: bool = False
@@ -55,9 +54,9 @@ class SaleBook:
         kept = self._kept.get(concert_id)
         if kept is not None and not fresh and self._recent(kept, now):
             return kept
+        # Requests finding it stale while another reads it wait for that read rather
+        # than take the stale one: a change must reach them within the interval.
         reading = self._reading.setdefault(concert_id, asyncio.Lock())
-        if kept is not None and not fresh and reading.locked():
-            return kept  # being read afresh right now: at most a moment staler
         async with reading:
             kept = self._kept.get(concert_id)
             if kept is not None and not fresh and self._recent(kept, now):
