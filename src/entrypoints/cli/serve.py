@@ -35,6 +35,7 @@ def serve(
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     out.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    out.print(f"fans: http://{host}:{port}/   operators' dashboard: http://{host}:{port}/admin")
     with metrics_shared_by(workers):
         uvicorn.run(
             "entrypoints.serve:app_from_env",
