@@ -74,7 +74,9 @@ class Site:
 
     def join(self, concert_id: int, user_id: str | None = None) -> Fan:
         user = user_id or str(uuid.uuid4())
-        reply = self.api.post("/api/v1/queue/tokens", json={"user_id": user, "concert_id": concert_id})
+        reply = self.api.post(
+            "/api/v1/queue/tokens", json={"user_id": user, "concert_id": concert_id}
+        )
         assert reply.status_code in (200, 201), reply.text
         return Fan(self, user, concert_id, reply.json()["token"])
 
@@ -214,9 +216,7 @@ def open_page(browser: Any, site: Site) -> Iterator[OpenPage]:
     requests: list[str] = []
     errors: list[str] = []
 
-    def open_(
-        path: str = "/", *, language: str = "en", width: int = 375, height: int = 800
-    ) -> Any:
+    def open_(path: str = "/", *, language: str = "en", width: int = 375, height: int = 800) -> Any:
         context = browser.new_context(
             viewport={"width": width, "height": height},
             locale="ko-KR" if language == "ko" else "en-US",

@@ -172,8 +172,10 @@ def hide(page: Any, hidden: bool) -> None:
     state = "hidden" if hidden else "visible"
     page.evaluate(
         """(state) => {
-            Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});
-            Object.defineProperty(document, 'hidden', {value: state === 'hidden', configurable: true});
+            const define = (name, value) =>
+                Object.defineProperty(document, name, {value, configurable: true});
+            define('visibilityState', state);
+            define('hidden', state === 'hidden');
             document.dispatchEvent(new Event('visibilitychange'));
         }""",
         state,

@@ -64,7 +64,8 @@ async def security_headers(message: Message, scope: Scope) -> None:
             headers[name] = value
 
 
-_QUALITY = re.compile(r"^\s*q\s*=\s*([0-9.]+)\s*$")
+_QUALITY = re.compile(r"^\s*q\s*=(.*)$")
+_WEIGHT = re.compile(r"^\s*(0(\.[0-9]{0,3})?|1(\.0{0,3})?)\s*$")
 
 
 def pick_language(accept_language: str | None) -> str:
@@ -77,11 +78,9 @@ def pick_language(accept_language: str | None) -> str:
         quality = 1.0
         for param in params:
             match = _QUALITY.match(param)
-            if match:
-                try:
-                    quality = float(match.group(1))
-                except ValueError:
-                    quality = 0.0
+            if match:  # a weight that is not one (q=bad) leaves the language out
+                weight = _WEIGHT.match(match.group(1))
+                quality = float(weight.group(1)) if weight else 0.0
         if primary in LANGUAGES and quality > best_quality:
             best, best_quality = primary, quality
     return best

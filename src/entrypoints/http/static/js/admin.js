@@ -390,11 +390,11 @@ async function create(event) {
   latest = [...latest.filter((each) => each.concert_id !== view.concert_id), view];
   render();
   form.reset();
-  form.dates.value = tomorrow();
+  form.dates.value = nextWeek();
   announce(t("admin.done_create", { title: view.title }));
 }
 
-function tomorrow() {
+function nextWeek() {
   const day = new Date(Date.now() + 7 * 86400000);
   const pad = (n) => String(n).padStart(2, "0");
   return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
@@ -415,7 +415,7 @@ async function start() {
   translatePage();
   renderLanguageSwitch();
   document.title = t("admin.title");
-  $("new-dates").value = tomorrow();
+  $("new-dates").value = nextWeek();
   $("language").addEventListener("click", async () => {
     await chooseLanguage(otherLanguage());
     translatePage();
