@@ -98,5 +98,8 @@ def service_env(database_url: str, namespace: str, **settings: str) -> dict[str,
         "CONCERT_DATABASE_URL": database_url,
         "CONCERT_REDIS_URL": REDIS_URL,
         "CONCERT_REDIS_NAMESPACE": namespace,
+        # The bench measures the engine: limits off unless a figure sets them
+        # (rate_limit_joins_per_minute="60" measures a join with the limiter).
+        "CONCERT_RATE_LIMIT_JOINS_PER_MINUTE": "0",
         **{f"CONCERT_{k.upper()}": v for k, v in settings.items()},
     }

@@ -20,6 +20,9 @@ from concert_core.ports import TokenCodec
 
 _ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
+MAX_CLAIM = 2**63 - 1
+"""The largest id a claim may carry: storage keeps ids and sequence numbers as signed
+64-bit integers, so a larger one could only fail there (docs/contract.md §9)."""
 VERIFIED_KEPT = 32_768
 """How many verified token strings ``CachingTokenCodec`` keeps (about 16 MB at most)."""
 
@@ -77,7 +80,7 @@ class JwtTokenCodec:
                 options={"require": ["sub", "concert_id", "seq", "jti"]},
             )
             concert, sequence = payload["concert_id"], payload["seq"]
-            if not all(type(v) is int and v >= 1 for v in (concert, sequence)):
+            if not all(type(v) is int and 1 <= v <= MAX_CLAIM for v in (concert, sequence)):
                 raise TokenInvalidError("the token's claims are malformed")
             return TokenClaims(
                 token_id=TokenId(uuid.UUID(payload["jti"])),

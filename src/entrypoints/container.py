@@ -19,7 +19,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from operator import attrgetter
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from attrs import evolve, frozen
 from dependency_injector import containers, providers
@@ -29,12 +29,17 @@ from adapters.memory import (
     MemoryDatabase,
     MemoryIdempotencyStore,
     MemoryQueueStore,
+    MemoryRateLimiter,
     MemoryUnitOfWorkFactory,
 )
 from adapters.tokens import CachingTokenCodec, JwtTokenCodec
 from concert_core import ConcertService
 from concert_core.ports import Clock, IdempotencyStore, QueueStore, UnitOfWorkFactory
+from entrypoints.rate_limits import ClientLimits, RateLimiter
 from entrypoints.settings import Settings
+
+if TYPE_CHECKING:
+    from adapters.identity import IdentityVerifier, KeySource
 
 _T = TypeVar("_T")
 
@@ -57,6 +62,9 @@ class Storage:
     admin_key: str
     """The operator key guarding the admin routes (docs/contract.md §8): the setting,
     else generated once and stored beside the token secret (in memory: per process)."""
+    rate_limiter: RateLimiter
+    """The rate limit logs (docs/contract.md §9): in Redis when it is configured, else in
+    the database (in memory: per process), so every instance counts the same hits."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
@@ -92,6 +100,7 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
             idempotency=redis.RedisIdempotencyStore(client, settings.policy, namespace=namespace),
             health=health,
             clock=SharedClock(partial(redis.redis_time, client)),
+            rate_limiter=redis.RedisRateLimiter(client, namespace=namespace),
         )
 
 
@@ -119,6 +128,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         if engine.dialect.name == "postgresql"
         else SystemClock(),  # SQLite's processes share one host, and its clock
         admin_key=admin_key,
+        rate_limiter=sql.SqlRateLimiter(engine),
     )
 
 
@@ -134,6 +144,7 @@ def _memory_storage(settings: Settings) -> Storage:
         health=health,
         clock=SystemClock(),
         admin_key=settings.admin_key or new_admin_key(),
+        rate_limiter=MemoryRateLimiter(),
     )
 
 
@@ -153,11 +164,40 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
     )
 
 
+def build_identity(settings: Settings) -> IdentityVerifier | None:
+    """The verifier of fans' identity tokens, or None when identity is off
+    (docs/contract.md §9). PyJWT's cryptography is imported only when it is on."""
+    from adapters.identity import FixedKey, IdentityVerifier, JwksKeys, load_identity_key
+
+    keys: KeySource
+    if settings.identity_key is not None:
+        keys = FixedKey(load_identity_key(settings.identity_key))
+    elif settings.identity_jwks_url is not None:
+        keys = JwksKeys(settings.identity_jwks_url)
+    else:
+        return None
+    return IdentityVerifier(
+        keys, issuer=settings.identity_issuer, audience=settings.identity_audience
+    )
+
+
+def build_limits(storage: Storage, clock: Clock, settings: Settings) -> ClientLimits:
+    return ClientLimits(
+        storage.rate_limiter,
+        clock,
+        joins_per_minute=settings.rate_limit_joins_per_minute,
+        joins_per_fan_per_minute=settings.rate_limit_joins_per_fan_per_minute,
+        requests_per_minute=settings.rate_limit_requests_per_minute,
+    )
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     storage = providers.Resource(open_storage, settings)
     clock = providers.Callable(attrgetter("clock"), storage)
     service = providers.Singleton(build_service, storage, clock, settings)
+    identity = providers.Singleton(build_identity, settings)
+    limits = providers.Singleton(build_limits, storage, clock, settings)
 
 
 @contextlib.asynccontextmanager

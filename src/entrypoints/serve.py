@@ -8,6 +8,7 @@ import os
 
 from litestar import Litestar
 
+from entrypoints.connections import ConnectionLimits
 from entrypoints.http import create_app
 from entrypoints.settings import Settings
 
@@ -17,4 +18,6 @@ def app_from_env() -> Litestar:
     # uvicorn's own lines; the CLI's quiet default is for one-shot commands.
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(logging.WARNING)
-    return create_app(Settings.from_env(os.environ), background=True)
+    settings = Settings.from_env(os.environ)
+    ConnectionLimits.configure(settings)  # before uvicorn accepts the first connection
+    return create_app(settings, background=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -17,12 +18,18 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./concert.db"
 DEFAULT_REDIS_NAMESPACE = "concert"
 DEFAULT_DATABASE_POOL_SIZE = 10
 DEFAULT_REDIS_POOL_SIZE = 50
+DEFAULT_JOINS_PER_MINUTE = 60
+DEFAULT_JOINS_PER_FAN_PER_MINUTE = 10
+MAX_RATE_LIMIT = 1_000_000
+DEFAULT_HEADER_TIMEOUT_SECONDS = 5.0
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
 MEMORY_URL = "memory://"
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
 PREFIX = "CONCERT_"
 
 _T = TypeVar("_T")
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -48,10 +55,38 @@ class Settings:
     """The operator key guarding ``/api/v1/admin``. Unset: generated on first run and
     stored in the database like the token secret (in memory: one per process)."""
     policy: Policy = field(factory=Policy)
+    identity_key: str | None = field(default=None, repr=False)
+    """Verified identity (docs/contract.md §9): the identity provider's HS256 shared
+    secret, or its PEM public key (RS256 or ES256). Unset, with no JWKS URL: off."""
+    identity_jwks_url: str | None = None
+    """Verified identity by the keys the identity provider publishes (RS256, ES256)."""
+    identity_issuer: str | None = None
+    """Set: an identity token's ``iss`` must be this."""
+    identity_audience: str | None = None
+    """Set: an identity token's ``aud`` must name this."""
+    rate_limit_joins_per_minute: int = DEFAULT_JOINS_PER_MINUTE
+    """Joins (``POST /queue/tokens``) one client address may make in any 60 s; 0: no limit."""
+    rate_limit_joins_per_fan_per_minute: int = DEFAULT_JOINS_PER_FAN_PER_MINUTE
+    """Joins one fan may make in any 60 s, where the fan is known (verified identity); 0:
+    no limit."""
+    rate_limit_requests_per_minute: int = 0
+    """Requests to any route but ``/health`` and ``/metrics`` one client address may
+    make in any 60 s; 0 (the default): no limit."""
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    """Peers whose ``X-Forwarded-For`` names the client (docs/contract.md §9)."""
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    """How long a connection has to send a complete request head (docs/contract.md §9)."""
+    max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    """Open connections per client address and server process, at most; 0: no bound."""
 
     @property
     def in_memory(self) -> bool:
         return self.database_url.startswith("memory:")
+
+    @property
+    def identity_on(self) -> bool:
+        """Whether fans must prove who they are (docs/contract.md §9)."""
+        return self.identity_key is not None or self.identity_jwks_url is not None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -83,6 +118,7 @@ class Settings:
             )
         except (ValueError, TypeError) as error:
             raise SettingsError(str(error)) from None
+        identity = _identity(get)
         secret = get("TOKEN_SECRET", str, None)
         if secret is not None and len(secret.encode()) < 32:
             raise SettingsError(f"{PREFIX}TOKEN_SECRET must be at least 32 bytes long")
@@ -95,6 +131,23 @@ class Settings:
             token_secret=secret,
             admin_key=_admin_key(get("ADMIN_KEY", str, None)),
             policy=policy,
+            **identity,
+            rate_limit_joins_per_minute=get(
+                "RATE_LIMIT_JOINS_PER_MINUTE", _rate, DEFAULT_JOINS_PER_MINUTE
+            ),
+            rate_limit_joins_per_fan_per_minute=get(
+                "RATE_LIMIT_JOINS_PER_FAN_PER_MINUTE", _rate, DEFAULT_JOINS_PER_FAN_PER_MINUTE
+            ),
+            rate_limit_requests_per_minute=get("RATE_LIMIT_REQUESTS_PER_MINUTE", _rate, 0),
+            trusted_proxies=get("TRUSTED_PROXIES", _networks, ()),
+            header_timeout_seconds=get(
+                "HEADER_TIMEOUT_SECONDS", _header_timeout, DEFAULT_HEADER_TIMEOUT_SECONDS
+            ),
+            max_connections_per_address=get(
+                "MAX_CONNECTIONS_PER_ADDRESS",
+                _connections_per_address,
+                DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            ),
         )
 
 
@@ -112,6 +165,66 @@ def _admin_key(raw: str | None) -> str | None:
         raise SettingsError(
             f"{PREFIX}ADMIN_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters long"
         )
+    return raw
+
+
+def _identity(
+    get: Callable[[str, Callable[[str], str], str | None], str | None],
+) -> dict[str, str | None]:
+    """The ``CONCERT_IDENTITY_*`` settings, checked together: a key or a JWKS URL, not
+    both; an issuer or audience only with one of them (alone, it would check nothing)."""
+    key = _identity_key(get("IDENTITY_KEY", str, None))
+    jwks_url = get("IDENTITY_JWKS_URL", _jwks_url, None)
+    issuer = get("IDENTITY_ISSUER", str, None)
+    audience = get("IDENTITY_AUDIENCE", str, None)
+    if key is not None and jwks_url is not None:
+        raise SettingsError(
+            f"{PREFIX}IDENTITY_KEY and {PREFIX}IDENTITY_JWKS_URL are both set: set one"
+        )
+    if key is None and jwks_url is None:
+        for name, value in (("IDENTITY_ISSUER", issuer), ("IDENTITY_AUDIENCE", audience)):
+            if value is not None:
+                raise SettingsError(
+                    f"{PREFIX}{name} needs {PREFIX}IDENTITY_KEY or {PREFIX}IDENTITY_JWKS_URL"
+                )
+    return {
+        "identity_key": key,
+        "identity_jwks_url": jwks_url,
+        "identity_issuer": issuer,
+        "identity_audience": audience,
+    }
+
+
+def _identity_key(raw: str | None) -> str | None:
+    """Checked now (PyJWT and cryptography are imported only when it is set). A refusal
+    never repeats the key: it may be a secret."""
+    if raw is None:
+        return None
+    from adapters.identity import load_identity_key
+
+    try:
+        load_identity_key(raw)
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}IDENTITY_KEY: {error}") from None
+    return raw
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _jwks_url(raw: str) -> str:
+    """An https URL; plain http only to this machine (keys read over the network
+    unencrypted could be anyone's)."""
+    expected = "expected https://host/path (http:// only to localhost)"
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError as error:
+        raise ValueError(f"{expected}: {error}") from None
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise ValueError(expected)
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(expected)
     return raw
 
 
@@ -178,3 +291,40 @@ def _seconds(raw: str) -> dt.timedelta:
     if not 0 < value < 366 * 86_400:
         raise ValueError("expected a number of seconds greater than 0")
     return dt.timedelta(seconds=value)
+
+
+def _rate(raw: str) -> int:
+    rate = _int(raw)
+    if not 0 <= rate <= MAX_RATE_LIMIT:
+        raise ValueError(f"expected a whole number from 0 (no limit) to {MAX_RATE_LIMIT}")
+    return rate
+
+
+def _networks(raw: str) -> tuple[IpNetwork, ...]:
+    """Comma-separated addresses or networks (``10.0.0.0/8``, ``192.0.2.7``, ``::1``)."""
+    networks = []
+    for part in raw.split(","):
+        item = part.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as error:
+            raise ValueError(f"expected IP addresses or networks, comma-separated: {error}") from (
+                None
+            )
+    return tuple(networks)
+
+
+def _header_timeout(raw: str) -> float:
+    seconds = _seconds(raw).total_seconds()
+    if seconds > 300:
+        raise ValueError("expected a number of seconds from above 0 to 300")
+    return seconds
+
+
+def _connections_per_address(raw: str) -> int:
+    count = _int(raw)
+    if not 0 <= count <= 1_000_000:
+        raise ValueError("expected a whole number from 0 (no bound) to 1000000")
+    return count

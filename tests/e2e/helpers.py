@@ -199,6 +199,7 @@ async def running_api(
 ) -> AsyncIterator[Api]:
     """The app on ``storage``, its rules ``policy`` and its clock ``clock``, started
     and driven in the test's own loop through ``httpx.ASGITransport``."""
+    changes.setdefault("rate_limit_joins_per_minute", 0)  # tests of the limits set theirs
     settings = evolve(storage, policy=policy, **changes)
     container = Container(settings=settings)
     container.clock.override(providers.Object(clock))

@@ -97,6 +97,35 @@ async def test_token_invalid_when_forged_or_unknown(api: Api, concert: Concert) 
         assert_problem(reply, 401, "TOKEN_INVALID")
 
 
+@pytest.mark.parametrize(
+    ("concert_id", "seq"),
+    [(2**63, 1), (2**64 + 1, 1), (10**40, 1), (1, 2**63), (-1, 1), (1, -(2**63))],
+)
+async def test_token_invalid_when_a_signed_claim_is_out_of_range(
+    api: Api, concert: Concert, concert_id: int, seq: int
+) -> None:
+    """Signed with the service's own secret, but naming an id storage cannot hold: 401
+    on every storage family, never 500 (docs/contract.md §9)."""
+    token = jwt.encode(
+        {"sub": str(uuid.uuid4()), "concert_id": concert_id, "seq": seq, "jti": str(uuid.uuid4())},
+        api.settings.token_secret or "",
+        algorithm="HS256",
+    )
+    auth = {"Authorization": f"Bearer {token}"}
+    replies = [
+        await api.client.get(f"{API}/queue/status", headers=auth),
+        await api.client.delete(f"{API}/queue/tokens/me", headers=auth),
+        await api.client.get(f"{API}/concerts/{concert.concert_id}/dates", headers=auth),
+        await api.client.post(
+            f"{API}/reservations",
+            headers=auth,
+            json={"concert_id": concert.concert_id, "date": "2027-03-06", "seat_no": 1},
+        ),
+    ]
+    for reply in replies:
+        assert_problem(reply, 401, "TOKEN_INVALID")
+
+
 async def test_token_not_active_while_waiting_with_status_and_position(
     api: Api, concert: Concert
 ) -> None:

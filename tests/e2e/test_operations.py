@@ -132,7 +132,7 @@ async def test_the_app_opens_its_storage_on_start_up_and_closes_it_on_shut_down(
             yield storage
         events.append("closed")
 
-    settings = storage
+    settings = attrs.evolve(storage, rate_limit_joins_per_minute=0)
     container = Container(settings=settings)
     container.clock.override(providers.Object(clock))
     container.storage.override(providers.Resource(tracked, settings))

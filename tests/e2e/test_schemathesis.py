@@ -65,7 +65,12 @@ def _cases() -> list[tuple[str, str, GenerationMode]]:
 def seeded_app(storage: Settings, clock: ManualClock) -> Iterator[tuple[Litestar, dict[str, str]]]:
     """An app whose start-up schedules a concert and lets one fan in (the start-up runs
     on schemathesis' loop, as every request does)."""
-    settings = evolve(storage, policy=Policy(active_capacity=5), admin_key=ADMIN_KEY)
+    settings = evolve(
+        storage,
+        policy=Policy(active_capacity=5),
+        admin_key=ADMIN_KEY,
+        rate_limit_joins_per_minute=0,  # schemathesis joins far more than 60 times a minute
+    )
     container = Container(settings=settings)
     container.clock.override(providers.Object(clock))
     app = create_app(settings, container=container)

@@ -42,6 +42,7 @@ def environment(tmp_path: Path) -> dict[str, str]:
         "CONCERT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db",
         "CONCERT_ACTIVE_CAPACITY": "2",
         "CONCERT_ADMISSION_INTERVAL_SECONDS": "0.2",
+        "CONCERT_RATE_LIMIT_JOINS_PER_MINUTE": "0",  # tests of the limits set their own
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
     }
     for command in (["db", "upgrade"], ["seed", "--concerts", "1", "--dates", "1"]):

@@ -32,7 +32,12 @@ async def api() -> AsyncIterator[Api]:
     """An app with its background loops on: admission every 20 ms (of real time)."""
     clock = ManualClock()
     policy = Policy(active_capacity=2, admission_interval=dt.timedelta(seconds=0.02))
-    settings = Settings(database_url=MEMORY_URL, token_secret=TEST_SECRET, policy=policy)
+    settings = Settings(
+        database_url=MEMORY_URL,
+        token_secret=TEST_SECRET,
+        policy=policy,
+        rate_limit_joins_per_minute=0,
+    )
     container = Container(settings=settings)
     container.clock.override(providers.Object(clock))
     app = create_app(settings, container=container, background=True)

@@ -72,6 +72,7 @@ def start_cluster(postgres_url: str, tmp_path: Path) -> Iterator[Callable[..., C
             **os.environ,
             "CONCERT_DATABASE_URL": postgres_url,
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            "CONCERT_RATE_LIMIT_JOINS_PER_MINUTE": "0",  # tests of the limits set their own
             **{f"CONCERT_{k.upper()}": v for k, v in settings.items()},
         }
         env.pop("CONCERT_REDIS_URL", None)

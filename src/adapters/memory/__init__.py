@@ -9,6 +9,7 @@ from adapters.clock import ManualClock, SystemClock
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.idempotency import MemoryIdempotencyStore
 from adapters.memory.queue_store import MemoryQueueStore
+from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.repositories import (
     MemoryCatalogueRepository,
     MemoryPaymentRepository,
@@ -47,6 +48,7 @@ __all__ = [
     "MemoryIdempotencyStore",
     "MemoryPaymentRepository",
     "MemoryQueueStore",
+    "MemoryRateLimiter",
     "MemoryReservationRepository",
     "MemorySeatRepository",
     "MemoryUnitOfWork",

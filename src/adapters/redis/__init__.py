@@ -12,10 +12,12 @@ from __future__ import annotations
 from adapters.redis.connection import connect, ping, redis_time, refused_settings
 from adapters.redis.idempotency import RedisIdempotencyStore
 from adapters.redis.queue_store import RedisQueueStore
+from adapters.redis.rate_limiter import RedisRateLimiter
 
 __all__ = [
     "RedisIdempotencyStore",
     "RedisQueueStore",
+    "RedisRateLimiter",
     "connect",
     "ping",
     "redis_time",

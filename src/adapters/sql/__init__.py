@@ -9,6 +9,7 @@ from adapters.sql.idempotency import SqlIdempotencyStore
 from adapters.sql.migrate import current_revision, head_revision, upgrade
 from adapters.sql.payments import SqlPaymentRepository
 from adapters.sql.queue_store import SqlQueueStore
+from adapters.sql.rate_limiter import SqlRateLimiter
 from adapters.sql.reservations import SqlReservationRepository
 from adapters.sql.seats import SqlSeatRepository
 from adapters.sql.secret_store import stored_secret
@@ -20,6 +21,7 @@ __all__ = [
     "SqlIdempotencyStore",
     "SqlPaymentRepository",
     "SqlQueueStore",
+    "SqlRateLimiter",
     "SqlReservationRepository",
     "SqlSeatRepository",
     "SqlUnitOfWork",

@@ -23,7 +23,20 @@ from concert_core.domain import ServiceUnavailableError
 
 _log = logging.getLogger(__name__)
 
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
+SQLITE_BUSY_TIMEOUT_SECONDS = 3
+"""How long a SQLite transaction waits for the write lock another process holds (a
+second worker, a CLI command) before the request gets 503 (docs/contract.md §9). The
+drivers' default, 30 s, let one stuck holder stall every fan for half a minute."""
+SQLITE_POOL_SIZE = 1
+"""Connections each process opens to a SQLite file. Every transaction begins
+IMMEDIATE, taking the file's one write lock, so a second connection of the same
+process could only wait in SQLite's busy handler, which polls with sleeps of up to
+100 ms and serves no one in order: under a burst, nothing kept one transaction from
+being overtaken until its busy timeout ran out. One connection makes the process's
+transactions queue in the pool instead, first come first served, handed over at once
+(decision 17)."""
+SQLITE_POOL_TIMEOUT_SECONDS = 5
+"""How long a request waits for the process's SQLite connection before it gets 503."""
 
 
 POOL_TIMEOUT_SECONDS = 10
@@ -44,12 +57,16 @@ def create_engine(url: str, *, pool_size: int | None = None, **options: Any) -> 
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
 
     On PostgreSQL, ``pool_size`` is the most connections the engine opens (no overflow),
-    so instances x workers x pool size is what the server must allow. SQLite serialises
-    writers itself and ignores it.
+    so instances x workers x pool size is what the server must allow. A SQLite file
+    ignores it: one connection a process (``SQLITE_POOL_SIZE``).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        if parsed.database not in (None, "", ":memory:"):  # a file: a queue pool
+            options.setdefault("pool_size", SQLITE_POOL_SIZE)
+            options.setdefault("max_overflow", 0)
+            options.setdefault("pool_timeout", SQLITE_POOL_TIMEOUT_SECONDS)
         engine = create_async_engine(parsed, **options)
         _configure_sqlite(engine)
         return engine
@@ -111,14 +128,28 @@ def as_unavailable(error: BaseException) -> ServiceUnavailableError | None:
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014"})
 """Serialization failure, deadlock, lock not available, statement timeout: the
 transaction was rolled back whole and the request may simply be tried again."""
+REFUSING_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+"""The server is shutting down, restarting after a crash, or not accepting connections
+yet (``CannotConnectNowError``)."""
+REFUSING_SQLSTATE_CLASSES = ("08", "53")
+"""Connection exceptions, and insufficient resources: too many clients
+(``TooManyConnectionsError``), out of memory, disk full (docs/contract.md §9)."""
 
 
 def _is_transient(error: BaseException) -> bool:
-    if not isinstance(error, exc.DBAPIError):
-        return False
-    original = error.orig
+    """Whether PostgreSQL said it cannot take the request now. The driver's own error
+    is read too: asyncpg raises it bare when opening a connection fails (SQLAlchemy
+    wraps only the errors of a connection it has), so a full server's refusal reaches
+    here as ``asyncpg.TooManyConnectionsError``, not as a ``DBAPIError``."""
+    original = error.orig if isinstance(error, exc.DBAPIError) else error
     code = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    return code in TRANSIENT_SQLSTATES
+    if not isinstance(code, str):
+        return False
+    return (
+        code in TRANSIENT_SQLSTATES
+        or code in REFUSING_SQLSTATES
+        or code.startswith(REFUSING_SQLSTATE_CLASSES)
+    )
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Boolean,
@@ -277,4 +278,19 @@ service_secrets = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+RateLog = JSON().with_variant(ARRAY(BigInteger), "postgresql")
+"""A rate limit key's accepted hits, microseconds since the epoch: ``bigint[]`` in
+PostgreSQL (its one-statement hit works on the array), a JSON list in SQLite."""
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    # One row per limited key (``join:ip:<address>``, ``join:fan:<uuid>``, ...): the
+    # hits it accepted in the last window. No index on last_hit: the sweep that deletes
+    # quiet keys runs once a minute and reads the whole (small) table.
+    Column("key", String(200), primary_key=True),
+    Column("hits", RateLog, nullable=False),
+    Column("last_hit", BigInteger, nullable=False),
 )

@@ -39,6 +39,16 @@ class TokenInvalidError(DomainError):
     code = "TOKEN_INVALID"
 
 
+class IdentityInvalidError(DomainError):
+    """Verified identity is on (docs/contract.md §9) and the fan's identity token is
+    missing, malformed, forged, expired, or for another issuer or audience."""
+
+    code = "IDENTITY_INVALID"
+    default_detail = (
+        "this route needs the identity provider's token, sent as Authorization: Bearer <token>"
+    )
+
+
 class TokenNotActiveError(DomainError):
     """The token is WAITING or EXPIRED, or belongs to another concert."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import socket
 import tempfile
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from entrypoints.cli.running import fail, out, read_settings, require_usable_storage
+from entrypoints.cli.running import err, fail, out, read_settings, require_usable_storage
 
 
 def serve(
@@ -25,15 +26,27 @@ def serve(
     """Serve the REST API (uvicorn), with admission and expiry loops in every process."""
     import uvicorn
 
+    from entrypoints.connections import raise_open_file_limit, uvicorn_options
+
     config = read_settings()
     if config.in_memory and workers > 1:
         fail("in-memory storage cannot be shared by several workers; use a database", 2)
     require_usable_storage(config)
+    if not config.identity_on and not is_loopback(host):
+        err.print(
+            f"warning: listening on {host} with verified identity off "
+            "(CONCERT_IDENTITY_KEY and CONCERT_IDENTITY_JWKS_URL unset): user ids are "
+            "taken on trust, so anyone who can reach the service can join the line and "
+            "spend wallets in any user's name",
+            markup=False,
+            soft_wrap=True,
+        )
     with socket.socket() as probe:
         try:
             probe.bind((host, port))
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
+    raise_open_file_limit()  # every connection is a file; the workers inherit the limit
     out.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
     out.print(f"fans: http://{host}:{port}/   operators' dashboard: http://{host}:{port}/admin")
     with metrics_shared_by(workers):
@@ -46,7 +59,18 @@ def serve(
             timeout_graceful_shutdown=10,
             log_level="info",
             access_log=access_log,
+            **uvicorn_options(),
         )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine (``localhost``, 127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 _MULTIPROCESS_DIR_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")

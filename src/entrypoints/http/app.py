@@ -20,7 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from concert_core import ConcertService
 from entrypoints.background import SWEEP_INTERVAL, repeat, reporting
-from entrypoints.container import Container, opened
+from entrypoints.container import Container, opened, resolved
 from entrypoints.http.controllers import (
     AdminConcertController,
     ConcertController,
@@ -33,9 +33,12 @@ from entrypoints.http.controllers import (
 from entrypoints.http.controllers.parameters import QUEUE_TOKEN_SCHEME
 from entrypoints.http.decoding import JsonRequest
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
+from entrypoints.http.identity import IDENTITY_STATE, require_identity
 from entrypoints.http.metrics import Metrics, TimingMiddleware
 from entrypoints.http.operator_key import ADMIN_KEY_STATE, OPERATOR_KEY_SCHEME
 from entrypoints.http.pages import OfflineSwaggerPlugin, pages_router, security_headers
+from entrypoints.http.rate_limit import LIMITS_STATE, RequestRateLimitMiddleware
+from entrypoints.rate_limits import WINDOW, ClientLimits
 from entrypoints.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -101,6 +104,7 @@ def create_app(
             app.state.storage = storage
             app.state.service = service
             app.state[ADMIN_KEY_STATE] = storage.admin_key
+            app.state[LIMITS_STATE] = await resolved(container.limits())
             tasks = await _start_background(app) if background else []
             try:
                 yield
@@ -118,13 +122,18 @@ def create_app(
             AdminConcertController,
         ],
     )
+    identity = container.identity()  # None when identity is off: no guard, no cost
     return Litestar(
         route_handlers=[api, OpsController, pages_router()],
         lifespan=[lifespan],
-        state=State({"metrics": metrics, "settings": settings}),
+        state=State({"metrics": metrics, "settings": settings, IDENTITY_STATE: identity}),
+        guards=[require_identity] if identity is not None else [],
         dependencies=_dependencies(),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[TimingMiddleware()],
+        middleware=[
+            TimingMiddleware(),
+            *([RequestRateLimitMiddleware()] if settings.rate_limit_requests_per_minute else []),
+        ],
         before_send=[metrics.before_send, security_headers],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=_openapi_config(),
@@ -139,6 +148,7 @@ async def _start_background(app: Litestar) -> list[asyncio.Task[None]]:
     service: ConcertService = app.state.service
     metrics: Metrics = app.state.metrics
     admission = reporting(service.admit_waiting, metrics.admissions_made)
+    limits: ClientLimits = app.state[LIMITS_STATE]
     return [
         asyncio.create_task(
             repeat("admission", admission, service.policy.admission_interval),
@@ -146,6 +156,9 @@ async def _start_background(app: Litestar) -> list[asyncio.Task[None]]:
         ),
         asyncio.create_task(
             repeat("expiry sweep", service.expire_lapsed, SWEEP_INTERVAL), name="expiry sweeper"
+        ),
+        asyncio.create_task(
+            repeat("rate limit sweep", limits.sweep, WINDOW), name="rate limit sweeper"
         ),
     ]
 
@@ -164,6 +177,7 @@ def _dependencies() -> dict[str, Provide]:
         service=Provide(_from_state("service"), sync_to_thread=False),
         storage=Provide(_from_state("storage"), sync_to_thread=False),
         metrics=Provide(_from_state("metrics"), sync_to_thread=False),
+        limits=Provide(_from_state(LIMITS_STATE), sync_to_thread=False),
     )
     return dependencies
 

@@ -29,6 +29,7 @@ from concert_core.domain import (
     TokenNotActiveError,
 )
 from entrypoints.http.schemas import Problem
+from entrypoints.rate_limits import RateLimitedError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_UNAVAILABLE_SECONDS = 5
@@ -50,6 +51,7 @@ PROBLEMS: Mapping[str, ProblemType] = {
     "VALIDATION_ERROR": ProblemType(400, "Invalid request"),
     "TOKEN_INVALID": ProblemType(401, "Invalid queue token"),
     "ADMIN_KEY_INVALID": ProblemType(401, "Operator key required"),
+    "IDENTITY_INVALID": ProblemType(401, "Identity token required"),
     "INSUFFICIENT_BALANCE": ProblemType(402, "Insufficient balance"),
     "TOKEN_NOT_ACTIVE": ProblemType(403, "Queue token not active"),
     "NOT_OWNER": ProblemType(403, "Not your reservation"),
@@ -64,6 +66,7 @@ PROBLEMS: Mapping[str, ProblemType] = {
     "SALE_CLOSED": ProblemType(410, "Sale closed"),
     "PAYLOAD_TOO_LARGE": ProblemType(413, "Request body too large"),
     "IDEMPOTENCY_KEY_REUSED": ProblemType(422, "Idempotency key reused"),
+    "RATE_LIMITED": ProblemType(429, "Too many requests"),
     "INTERNAL_ERROR": ProblemType(500, "Internal server error"),
     "SERVICE_UNAVAILABLE": ProblemType(503, "Service unavailable"),
 }
@@ -107,6 +110,8 @@ def problem_response(
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="queue"')
     elif code == "ADMIN_KEY_INVALID":
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="admin"')
+    elif code == "IDENTITY_INVALID":
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="identity"')
     return Response(
         body, status_code=body.status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
     )
@@ -135,6 +140,15 @@ def domain_error_response(_: Request[Any, Any, Any], error: DomainError) -> Resp
     return problem_response(error.code, error.detail)
 
 
+def rate_limited_response(_: Request[Any, Any, Any], error: RateLimitedError) -> Response[Problem]:
+    """Over a rate limit (docs/contract.md §9): 429, and when a slot frees."""
+    return problem_response(
+        "RATE_LIMITED",
+        "too many requests from this client; try again after Retry-After seconds",
+        headers={"Retry-After": str(error.retry_after_seconds)},
+    )
+
+
 def http_error_response(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
     """Litestar's own rejections: unparsable input, unknown route, wrong method, size."""
     code = _CODE_OF_HTTP_STATUS.get(error.status_code)
@@ -158,6 +172,7 @@ def unexpected_error_response(
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: domain_error_response,
+    RateLimitedError: rate_limited_response,
     HTTPException: http_error_response,
     Exception: unexpected_error_response,
 }
@@ -220,6 +235,7 @@ _STATUS_DESCRIPTIONS = {
     ),
     413: "PAYLOAD_TOO_LARGE: the body is over the size limit.",
     422: "IDEMPOTENCY_KEY_REUSED: the key was first used with a different request.",
+    429: "RATE_LIMITED: too many requests from this client address; see Retry-After.",
     500: "INTERNAL_ERROR: a bug; it is logged.",
     503: "SERVICE_UNAVAILABLE: storage or queue unreachable; see Retry-After.",
 }
@@ -233,6 +249,7 @@ _EXAMPLE_CODE = {
     410: "HOLD_EXPIRED",
     413: "PAYLOAD_TOO_LARGE",
     422: "IDEMPOTENCY_KEY_REUSED",
+    429: "RATE_LIMITED",
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
@@ -246,6 +263,14 @@ _EXAMPLE_MEMBERS: Mapping[str, dict[str, Any]] = {
 }
 _CODE_DESCRIPTIONS = {
     "ADMIN_KEY_INVALID": "ADMIN_KEY_INVALID: the operator key is missing or wrong.",
+    "IDENTITY_INVALID": (
+        "IDENTITY_INVALID (only when the service verifies identity): the identity "
+        "provider's token is missing, forged, expired or for another issuer or audience."
+    ),
+    "NOT_OWNER": (
+        "NOT_OWNER (only when the service verifies identity): the user id is not the one "
+        "the identity token names."
+    ),
 }
 ALWAYS = (400, 500, 503)
 """Any operation may answer these."""

@@ -12,11 +12,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from concert_core.domain import TokenStatus
 from concert_core.use_cases import IssueToken, IssueTokenCommand, LeaveQueue, QueueStatus
+from entrypoints.http.client_address import scope_address
 from entrypoints.http.controllers.parameters import RETRY_AFTER_WHILE_WAITING, SECURED
 from entrypoints.http.decoding import bearer_token, strict_body
 from entrypoints.http.errors import problem_responses
+from entrypoints.http.identity import ACTS_FOR_FAN, IDENTIFIED, require_owner, verified_user
 from entrypoints.http.metrics import app_metrics
 from entrypoints.http.schemas import IssueTokenRequest, QueueStatusResponse, QueueTokenResponse
+from entrypoints.rate_limits import ClientLimits
 
 
 def _retry_after(status: str, poll_after_seconds: int) -> dict[str, str]:
@@ -38,7 +41,11 @@ class QueueController(Controller):
             "the concert is WAITING or ACTIVE gets that same token and place back: 200. "
             "During the pre-queue the token has no position yet: the opening draws the "
             "order. Before the pre-queue (or the opening) it is 409 SALE_NOT_OPEN; once "
-            "the sale is sold out or closed, 410 SALE_CLOSED."
+            "the sale is sold out or closed, 410 SALE_CLOSED. More joins from one client "
+            "address (or one verified fan) than the rate limit allows in any 60 seconds: "
+            "429 RATE_LIMITED with Retry-After. When the service verifies identity, the "
+            "identity provider's token is sent as `Authorization: Bearer`, and `user_id` "
+            "must be the one it names."
         ),
         status_code=HTTP_201_CREATED,
         response_headers=[RETRY_AFTER_WHILE_WAITING],
@@ -47,17 +54,32 @@ class QueueController(Controller):
                 QueueTokenResponse, description="The user's live token, place unchanged."
             ),
             **problem_responses(
-                404, 409, 410, body=True, examples={409: "SALE_NOT_OPEN", 410: "SALE_CLOSED"}
+                404,
+                409,
+                410,
+                429,
+                body=True,
+                examples={409: "SALE_NOT_OPEN", 410: "SALE_CLOSED"},
             ),
+            **problem_responses(401, 403, examples=IDENTIFIED),
         },
+        opt=ACTS_FOR_FAN,
     )
     async def issue(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[IssueTokenRequest],
         issue_token: NamedDependency[IssueToken],
+        limits: NamedDependency[ClientLimits],
     ) -> Response[QueueTokenResponse]:
         body = await strict_body(request, data)
+        await require_owner(request, body.user_id)
+        # After the body and the identity are checked (a malformed body is 400 and a
+        # stranger 401/403: neither counts), before anything changes (a refused join
+        # issues nothing): docs/contract.md §9. Joins count by fan as well when the
+        # fan is verified.
+        address = scope_address(request.scope, request.app.state.settings.trusted_proxies)
+        await limits.hit_join(address, user_id=await verified_user(request))
         issued = await issue_token(IssueTokenCommand(body.user_id, body.concert_id))
         app_metrics(request).token_issued(issued)
         reply = QueueTokenResponse.of(issued)

@@ -19,14 +19,20 @@ from concert_core.use_cases import (
 from entrypoints.http.controllers.parameters import IdempotencyKeyHeader, UserIdPath
 from entrypoints.http.decoding import idempotency_key_text, strict_body
 from entrypoints.http.errors import problem_responses
+from entrypoints.http.identity import ACTS_FOR_FAN, IDENTIFIED
 from entrypoints.http.schemas import BalanceResponse, ChargeRequest, PaymentRecordResponse
 
 
 class UserController(Controller):
     path = "/users/{user_id:str}"
     tags = ("wallet",)
+    opt = ACTS_FOR_FAN  # with identity on: the identity's own user id only
 
-    @get("/balance", summary="Get a balance", responses=problem_responses())
+    @get(
+        "/balance",
+        summary="Get a balance",
+        responses=problem_responses() | problem_responses(401, 403, examples=IDENTIFIED),
+    )
     async def balance(
         self, get_balance: NamedDependency[GetBalance], user_id: UserIdPath
     ) -> BalanceResponse:
@@ -41,7 +47,8 @@ class UserController(Controller):
             "while the first is running is 409; the same key with another amount is 422."
         ),
         status_code=HTTP_200_OK,
-        responses=problem_responses(409, 422, body=True),
+        responses=problem_responses(409, 422, body=True)
+        | problem_responses(401, 403, examples=IDENTIFIED),
     )
     async def charge(
         self,
@@ -61,7 +68,7 @@ class UserController(Controller):
         "/payments",
         summary="List a user's payments",
         description="Payment history, newest first.",
-        responses=problem_responses(),
+        responses=problem_responses() | problem_responses(401, 403, examples=IDENTIFIED),
     )
     async def payments(
         self, payment_history: NamedDependency[PaymentHistory], user_id: UserIdPath
