@@ -243,3 +243,23 @@ def test_a_fan_chooses_a_seat_and_pays_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("receipt")).to_be_visible()
     expect(page.get_by_test_id("receipt")).to_contain_text("seat 12")
+
+
+def test_a_join_challenge_is_solved_in_the_background_with_visible_progress(
+    site: Site, open_page: OpenPage
+) -> None:
+    concert = site.create_concert("Challenged", join_challenge=True)
+    offered = site.api.get(f"/api/v1/queue/challenge?concert_id={concert['concert_id']}")
+    if offered.status_code == 404:
+        pytest.skip("this service has no join challenge route yet")
+    assert offered.status_code == 200, offered.text
+    page = open_page("/")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(f"{request.method} {request.url}"))
+    join_button(page, "Challenged", "Join").click()
+    expect(page.get_by_test_id("turn-remaining")).to_be_visible(timeout=20_000)
+    assert any("GET" in a and "/queue/challenge?concert_id=" in a for a in asked)
+    assert sum("POST" in a and "/queue/tokens" in a for a in asked) == 2  # refused, then proven
+    progress = page.locator("#challenge-bar")
+    assert progress.get_attribute("role") == "progressbar"
+    assert progress.get_attribute("aria-valuenow") == "100"
