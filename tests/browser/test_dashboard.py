@@ -47,10 +47,10 @@ def test_the_operator_adds_a_concert_and_watches_it_refresh(
 ) -> None:
     page = open_page("/admin", width=1100, height=900)
     sign_in(page)
-    page.get_by_label("Title").fill("Dashboard Live")
-    page.get_by_label("Venue").fill("Blue Square")
+    page.get_by_label("Title").fill("Han River Nights")
+    page.get_by_label("Venue").fill("KSPO Dome")
     page.get_by_role("button", name="Add the concert").click()
-    added = card(page, "Dashboard Live")
+    added = card(page, "Han River Nights")
     expect(added).to_be_visible()
     expect(added.get_by_test_id("admin-phase")).to_have_text("On sale")
     expect(added.locator("tbody tr")).to_have_count(1)

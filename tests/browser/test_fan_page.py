@@ -48,7 +48,7 @@ def test_a_fan_goes_from_the_list_to_a_receipt(
     site: Site, open_page: OpenPage, language: str
 ) -> None:
     words = WORDS[language]
-    title = f"Journey {language}"
+    title = {"en": "Winter Lights", "ko": "봄의 서곡"}[language]
     concert = site.create_concert(title, capacity=1, message="Doors open at 18:00.")
     blocker = site.join(concert["concert_id"])  # holds the one place: the page must wait
     blocker.wait_active()
@@ -263,3 +263,16 @@ def test_a_join_challenge_is_solved_in_the_background_with_visible_progress(
     progress = page.locator("#challenge-bar")
     assert progress.get_attribute("role") == "progressbar"
     assert progress.get_attribute("aria-valuenow") == "100"
+
+
+def test_joining_before_the_sale_opens_is_told_in_a_sentence(
+    site: Site, open_page: OpenPage
+) -> None:
+    site.create_concert("Later", opens_at=now() + dt.timedelta(days=1))
+    page = open_page("/", language="ko")
+    join_button(page, "Later", "참여").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("아직 판매가 시작되지 않았습니다")
+    expect(alert).not_to_contain_text("SALE_NOT_OPEN")
+    expect(alert).not_to_contain_text("{")
+    accessible(page, "an error on the list")

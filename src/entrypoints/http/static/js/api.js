@@ -53,10 +53,13 @@ export function describe(error, context = {}) {
     ...context,
     status: error.status,
     retry: error.retryAfter || 1,
-    opens_at: problem.opens_at ? formatDateTime(problem.opens_at) : "",
+    // a fan may join from the pre-queue's opening, when there is one
+    opens_at: problem.prequeue_opens_at || problem.opens_at
+      ? formatDateTime(problem.prequeue_opens_at || problem.opens_at)
+      : "",
     phase: problem.phase ? t(`phase.${problem.phase}`) : "",
   };
-  if (error.code === "SALE_NOT_OPEN" && !problem.opens_at) {
+  if (error.code === "SALE_NOT_OPEN" && !values.opens_at) {
     return t("error.SALE_NOT_OPEN_soon");
   }
   if (has(`error.${error.code}`)) return t(`error.${error.code}`, values);

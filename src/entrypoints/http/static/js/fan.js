@@ -581,7 +581,7 @@ async function hold(seatNo) {
     }),
   );
   renderHolds();
-  await Promise.all([loadSeats(), refreshTurn()]);
+  await Promise.all([loadDates(), refreshTurn()]);
 }
 
 async function refreshTurn() {
