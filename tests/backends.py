@@ -26,13 +26,15 @@ from attrs import evolve, frozen
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters import sql
+from adapters.challenge import SpentProofs
 from adapters.memory import (
     MemoryDatabase,
     MemoryIdempotencyStore,
     MemoryQueueStore,
+    MemorySpentProofs,
     MemoryUnitOfWorkFactory,
 )
-from adapters.redis import RedisIdempotencyStore, RedisQueueStore
+from adapters.redis import RedisIdempotencyStore, RedisQueueStore, RedisSpentProofs
 from concert_core.policy import Policy
 from concert_core.ports import IdempotencyStore, QueueStore, UnitOfWorkFactory
 from entrypoints.settings import MEMORY_URL, Settings
@@ -59,6 +61,8 @@ class Backend:
     database: MemoryDatabase | AsyncEngine
     """Where seats, reservations, wallets and payments are kept (the memory database or
     the SQL engine), for a test that reads them behind the ports."""
+    spent_proofs: SpentProofs
+    """Join-challenge solutions used (beside the waiting room, as the app keeps them)."""
 
 
 @frozen
@@ -89,6 +93,7 @@ async def _memory_backend(policy: Policy, _: PostgresUrl) -> AsyncIterator[Backe
         idempotency=MemoryIdempotencyStore(policy),
         policy=policy,
         database=db,
+        spent_proofs=MemorySpentProofs(),
     )
 
 
@@ -109,6 +114,7 @@ def _sql_backend(name: str, engine: AsyncEngine, policy: Policy) -> Backend:
         idempotency=sql.SqlIdempotencyStore(engine, policy),
         policy=policy,
         database=engine,
+        spent_proofs=sql.SqlSpentProofs(engine),
     )
 
 
@@ -163,6 +169,7 @@ async def _postgres_redis_backend(
             idempotency=RedisIdempotencyStore(client, policy, namespace=namespace),
             policy=policy,
             database=engine,
+            spent_proofs=RedisSpentProofs(client, namespace=namespace),
         )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
+import hashlib
 import inspect
+import json
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -27,6 +30,7 @@ from concert_core.domain import Concert, ConcertId, UserId
 from concert_core.ports import (
     Clock,
     IdempotencyStore,
+    JoinChallenges,
     QueueStore,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -117,10 +121,12 @@ def build_memory_service(
     *,
     queue: QueueStore | None = None,
     idempotency: IdempotencyStore | None = None,
+    challenges: JoinChallenges | None = None,
 ) -> MemoryKit:
     """Wire a service as ``in_memory_service`` does, keeping the parts in reach.
 
-    ``queue`` and ``idempotency`` replace the memory stores (test doubles, say).
+    ``queue`` and ``idempotency`` replace the memory stores (test doubles, say);
+    ``challenges``: the join challenges (none unless given).
     """
     db = MemoryDatabase()
     factory = MemoryUnitOfWorkFactory(db)
@@ -135,6 +141,7 @@ def build_memory_service(
         codec=codec,
         clock=clock,
         policy=policy,
+        challenges=challenges,
     )
     return MemoryKit(service, db, factory, gate, queue, idempotency, codec)
 
@@ -264,3 +271,23 @@ async def migrated_sqlite() -> AsyncIterator[AsyncEngine]:
             yield engine
         finally:
             await engine.dispose()
+
+
+def solve_challenge(challenge: Mapping[str, Any]) -> str:
+    """The ``proof`` for a join challenge as ``GET /queue/challenge`` gives it (or a
+    ``JoinChallenge``'s fields): the number ``n`` with ``sha256(salt + str(n))`` equal
+    to the challenge, found by trying every one from 0, as a client does; base64 of the
+    JSON solution (docs/contract.md §9). Raises if no number up to ``maxnumber`` fits."""
+    salt = str(challenge["salt"])
+    target = str(challenge["challenge"])
+    for number in range(int(challenge["maxnumber"]) + 1):
+        if hashlib.sha256(f"{salt}{number}".encode()).hexdigest() == target:
+            solution = {
+                "algorithm": challenge["algorithm"],
+                "challenge": target,
+                "number": number,
+                "salt": salt,
+                "signature": challenge["signature"],
+            }
+            return base64.b64encode(json.dumps(solution).encode()).decode()
+    raise ValueError("the challenge has no solution up to its maxnumber")

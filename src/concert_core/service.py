@@ -8,6 +8,7 @@ from concert_core.policy import Policy
 from concert_core.ports import (
     Clock,
     IdempotencyStore,
+    JoinChallenges,
     QueueStore,
     TokenCodec,
     UnitOfWorkFactory,
@@ -30,6 +31,7 @@ from concert_core.use_cases import (
     ListConcerts,
     ListDates,
     ListSeats,
+    NewJoinChallenge,
     Pay,
     PayCommand,
     PaymentHistory,
@@ -68,6 +70,7 @@ class ConcertService:
     get_balance: GetBalance
     pay: Idempotent[PayCommand, PaymentReceipt]
     payment_history: PaymentHistory
+    new_join_challenge: NewJoinChallenge
 
     @classmethod
     def build(
@@ -79,7 +82,10 @@ class ConcertService:
         codec: TokenCodec,
         clock: Clock,
         policy: Policy,
+        challenges: JoinChallenges | None = None,
     ) -> ConcertService:
+        """``challenges`` None: no join challenge is issued or redeemed, so a concert
+        whose sale asks for one takes re-joins only (docs/contract.md §9)."""
         gate = TokenGate(codec, queue)
         sales = SaleBook(uow_factory, policy)
         openings = LineOpenings(queue)
@@ -90,7 +96,7 @@ class ConcertService:
             add_concert_date=AddConcertDate(uow_factory, sales, clock),
             change_sale=ChangeSale(uow_factory, queue, sales, clock),
             report_concerts=ReportConcerts(uow_factory, queue, sales, clock, policy),
-            issue_token=IssueToken(sales, openings, queue, codec, clock, policy),
+            issue_token=IssueToken(sales, openings, queue, codec, clock, policy, challenges),
             queue_status=QueueStatus(gate, sales, openings, queue, clock, policy),
             queue_overview=QueueOverview(queue, uow_factory, clock),
             leave_queue=LeaveQueue(gate, queue, uow_factory, clock),
@@ -106,4 +112,5 @@ class ConcertService:
             get_balance=GetBalance(uow_factory),
             pay=Idempotent(Pay(gate, queue, uow_factory), idempotency, clock),
             payment_history=PaymentHistory(uow_factory),
+            new_join_challenge=NewJoinChallenge(sales, challenges, clock),
         )

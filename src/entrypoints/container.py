@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, TypeVar
 from attrs import evolve, frozen
 from dependency_injector import containers, providers
 
+from adapters.challenge import AltchaJoinChallenges, SpentProofs
 from adapters.clock import SharedClock, SystemClock
 from adapters.memory import (
     MemoryDatabase,
     MemoryIdempotencyStore,
     MemoryQueueStore,
     MemoryRateLimiter,
+    MemorySpentProofs,
     MemoryUnitOfWorkFactory,
 )
 from adapters.tokens import CachingTokenCodec, JwtTokenCodec
@@ -65,6 +67,8 @@ class Storage:
     rate_limiter: RateLimiter
     """The rate limit logs (docs/contract.md §9): in Redis when it is configured, else in
     the database (in memory: per process), so every instance counts the same hits."""
+    spent_proofs: SpentProofs
+    """Join-challenge solutions used (docs/contract.md §9): beside the waiting room."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
@@ -98,6 +102,7 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
             base,
             queue=redis.RedisQueueStore(client, settings.policy, namespace=namespace),
             idempotency=redis.RedisIdempotencyStore(client, settings.policy, namespace=namespace),
+            spent_proofs=redis.RedisSpentProofs(client, namespace=namespace),
             health=health,
             clock=SharedClock(partial(redis.redis_time, client)),
             rate_limiter=redis.RedisRateLimiter(client, namespace=namespace),
@@ -129,6 +134,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         else SystemClock(),  # SQLite's processes share one host, and its clock
         admin_key=admin_key,
         rate_limiter=sql.SqlRateLimiter(engine),
+        spent_proofs=sql.SqlSpentProofs(engine),
     )
 
 
@@ -145,6 +151,7 @@ def _memory_storage(settings: Settings) -> Storage:
         clock=SystemClock(),
         admin_key=settings.admin_key or new_admin_key(),
         rate_limiter=MemoryRateLimiter(),
+        spent_proofs=MemorySpentProofs(),
     )
 
 
@@ -161,6 +168,12 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
         codec=CachingTokenCodec(JwtTokenCodec(storage.token_secret)),
         clock=clock,
         policy=settings.policy,
+        challenges=AltchaJoinChallenges(
+            storage.token_secret,
+            storage.spent_proofs,
+            max_number=settings.challenge_max_number,
+            ttl=settings.challenge_ttl,
+        ),
     )
 
 

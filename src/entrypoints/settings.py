@@ -23,6 +23,12 @@ DEFAULT_JOINS_PER_FAN_PER_MINUTE = 10
 MAX_RATE_LIMIT = 1_000_000
 DEFAULT_HEADER_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
+DEFAULT_CHALLENGE_MAX_NUMBER = 50_000
+"""The join challenge's cost (docs/contract.md §9): 25,000 hashes on average, well under
+a second in a browser."""
+MAX_CHALLENGE_MAX_NUMBER = 10_000_000
+DEFAULT_CHALLENGE_TTL = dt.timedelta(minutes=5)
+MAX_CHALLENGE_TTL = dt.timedelta(days=1)
 MEMORY_URL = "memory://"
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
@@ -78,6 +84,10 @@ class Settings:
     """How long a connection has to send a complete request head (docs/contract.md §9)."""
     max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
     """Open connections per client address and server process, at most; 0: no bound."""
+    challenge_max_number: int = DEFAULT_CHALLENGE_MAX_NUMBER
+    """The largest number a join challenge's solution may be: its cost."""
+    challenge_ttl: dt.timedelta = DEFAULT_CHALLENGE_TTL
+    """How long a join challenge may be solved and used after it is issued."""
 
     @property
     def in_memory(self) -> bool:
@@ -148,6 +158,10 @@ class Settings:
                 _connections_per_address,
                 DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             ),
+            challenge_max_number=get(
+                "CHALLENGE_MAX_NUMBER", _challenge_max_number, DEFAULT_CHALLENGE_MAX_NUMBER
+            ),
+            challenge_ttl=get("CHALLENGE_TTL_SECONDS", _challenge_ttl, DEFAULT_CHALLENGE_TTL),
         )
 
 
@@ -328,3 +342,17 @@ def _connections_per_address(raw: str) -> int:
     if not 0 <= count <= 1_000_000:
         raise ValueError("expected a whole number from 0 (no bound) to 1000000")
     return count
+
+
+def _challenge_max_number(raw: str) -> int:
+    number = _int(raw)
+    if not 1 <= number <= MAX_CHALLENGE_MAX_NUMBER:
+        raise ValueError(f"expected a whole number from 1 to {MAX_CHALLENGE_MAX_NUMBER:_}")
+    return number
+
+
+def _challenge_ttl(raw: str) -> dt.timedelta:
+    ttl = _seconds(raw)
+    if not dt.timedelta(seconds=1) <= ttl <= MAX_CHALLENGE_TTL:
+        raise ValueError("expected a number of seconds from 1 to 86400")
+    return ttl

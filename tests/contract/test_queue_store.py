@@ -137,6 +137,35 @@ async def test_a_user_whose_token_expired_gets_a_new_one_at_the_back_of_the_line
     assert second.place.position == 2
 
 
+async def test_live_token_is_the_one_issue_would_give_back(backend: Backend) -> None:
+    user = new_user()
+    assert await backend.queue.live_token(user, C1, T0) is None
+    first = await issue(backend, user=user)
+    found = await backend.queue.live_token(user, C1, at(1))
+    assert found is not None and found.token_id == first.place.token.token_id
+    assert await backend.queue.live_token(user, C2, at(1)) is None
+    assert await backend.queue.live_token(new_user(), C1, at(1)) is None
+    await backend.queue.admit(C1, at(2))
+    active = await backend.queue.live_token(user, C1, at(3))
+    assert active is not None and active.status is TokenStatus.ACTIVE
+
+
+async def test_live_token_records_nothing_and_knows_no_ended_or_lapsed_token(
+    backend: Backend,
+) -> None:
+    idle, left = new_user(), new_user()
+    await issue(backend, user=idle)
+    gone = await issue(backend, user=left)
+    await backend.queue.expire(C1, gone.place.token.token_id, at(1))
+    assert await backend.queue.live_token(left, C1, at(2)) is None
+    # Asked at 50 s, the idle token is still WAITING; asking did not see it, so it
+    # lapses at 60 s all the same.
+    assert await backend.queue.live_token(idle, C1, at(50)) is not None
+    assert await backend.queue.live_token(idle, C1, at(60)) is None
+    renewed = await issue(backend, now=at(61), user=idle)
+    assert renewed.created is True
+
+
 # -- positions, looking and polling -------------------------------------------------
 
 

@@ -27,6 +27,7 @@ CONTRACT_PATHS = {
     "/api/v1/queue/tokens": {"post"},
     "/api/v1/queue/status": {"get"},
     "/api/v1/queue/tokens/me": {"delete"},
+    "/api/v1/queue/challenge": {"get"},
     "/api/v1/concerts": {"get"},
     "/api/v1/concerts/{concert_id}/dates": {"get"},
     "/api/v1/concerts/{concert_id}/dates/{date}/seats": {"get"},

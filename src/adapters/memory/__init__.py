@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+from adapters.challenge import DEFAULT_MAX_NUMBER, DEFAULT_TTL, AltchaJoinChallenges
 from adapters.clock import ManualClock, SystemClock
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.idempotency import MemoryIdempotencyStore
@@ -17,6 +18,7 @@ from adapters.memory.repositories import (
     MemorySeatRepository,
     MemoryWalletRepository,
 )
+from adapters.memory.spent_proofs import MemorySpentProofs
 from adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory
 from adapters.tokens import JwtTokenCodec
 from concert_core import ConcertService, Policy
@@ -31,13 +33,17 @@ def in_memory_service(
     """A whole service on in-memory storage: one process, nothing to install."""
     policy = policy or Policy()
     db = MemoryDatabase()
+    secret = secret or secrets.token_urlsafe(32)
     return ConcertService.build(
         uow_factory=MemoryUnitOfWorkFactory(db),
         queue=MemoryQueueStore(policy),
         idempotency=MemoryIdempotencyStore(policy),
-        codec=JwtTokenCodec(secret or secrets.token_urlsafe(32)),
+        codec=JwtTokenCodec(secret),
         clock=clock or SystemClock(),
         policy=policy,
+        challenges=AltchaJoinChallenges(
+            secret, MemorySpentProofs(), max_number=DEFAULT_MAX_NUMBER, ttl=DEFAULT_TTL
+        ),
     )
 
 
@@ -51,6 +57,7 @@ __all__ = [
     "MemoryRateLimiter",
     "MemoryReservationRepository",
     "MemorySeatRepository",
+    "MemorySpentProofs",
     "MemoryUnitOfWork",
     "MemoryUnitOfWorkFactory",
     "MemoryWalletRepository",

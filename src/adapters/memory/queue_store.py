@@ -134,6 +134,15 @@ class MemoryQueueStore:
         self._see(token, now)
         return IssueOutcome(self._place(token, TokenStatus.WAITING, now), created=True)
 
+    async def live_token(
+        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
+    ) -> QueueToken | None:
+        token_id = self._live.get((user_id, concert_id))
+        token = None if token_id is None else self._tokens[token_id]
+        if token is None or self._status(token, now) is TokenStatus.EXPIRED:
+            return None
+        return attrs.evolve(token)
+
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:

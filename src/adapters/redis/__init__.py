@@ -13,11 +13,13 @@ from adapters.redis.connection import connect, ping, redis_time, refused_setting
 from adapters.redis.idempotency import RedisIdempotencyStore
 from adapters.redis.queue_store import RedisQueueStore
 from adapters.redis.rate_limiter import RedisRateLimiter
+from adapters.redis.spent_proofs import RedisSpentProofs
 
 __all__ = [
     "RedisIdempotencyStore",
     "RedisQueueStore",
     "RedisRateLimiter",
+    "RedisSpentProofs",
     "connect",
     "ping",
     "redis_time",

@@ -19,12 +19,14 @@ calls would be.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from adapters.redis.coalescer import Coalescer
+from adapters.redis.errors import unavailable_on_redis_errors
 from adapters.redis.packing import (
     each_item,
     microseconds,
@@ -41,6 +43,7 @@ from concert_core.domain import (
     QueueStats,
     QueueToken,
     TokenId,
+    TokenStatus,
     UserId,
 )
 from concert_core.policy import Policy
@@ -159,6 +162,21 @@ class RedisQueueStore:
         self, concert_id: ConcertId, items: list[tuple[bytes, bytes, dt.datetime]]
     ) -> list[Any]:
         return await self._run_items("issue", concert_id, items)
+
+    async def live_token(
+        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
+    ) -> QueueToken | None:
+        # Two steps, each atomic: which token is the user's live one, then its state at
+        # now (a token that ends between the two reads as EXPIRED: None).
+        live = self.keys(concert_id)[2]
+        with unavailable_on_redis_errors():
+            token_id = await self._client.hget(live, user_id.bytes)  # type: ignore[arg-type, misc]
+        if token_id is None:
+            return None
+        place = await self._place(concert_id, TokenId(uuid.UUID(bytes=token_id)), now, poll=False)
+        if place is None or place.status is TokenStatus.EXPIRED:
+            return None
+        return place.token
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime

@@ -13,6 +13,7 @@ from adapters.sql.rate_limiter import SqlRateLimiter
 from adapters.sql.reservations import SqlReservationRepository
 from adapters.sql.seats import SqlSeatRepository
 from adapters.sql.secret_store import stored_secret
+from adapters.sql.spent_proofs import SqlSpentProofs
 from adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.sql.wallets import SqlWalletRepository
 
@@ -24,6 +25,7 @@ __all__ = [
     "SqlRateLimiter",
     "SqlReservationRepository",
     "SqlSeatRepository",
+    "SqlSpentProofs",
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
     "SqlWalletRepository",

@@ -163,6 +163,22 @@ class SqlQueueStore:
             place = await self._place(c, token, TokenStatus.WAITING, now)
             return IssueOutcome(place, created=True)
 
+    async def live_token(
+        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
+    ) -> QueueToken | None:
+        async with transaction(self._engine) as c:
+            row = (
+                await c.execute(
+                    select(t.queue_tokens).where(
+                        q.concert_id == concert_id, q.user_id == user_id, q.status.in_(LIVE)
+                    )
+                )
+            ).first()
+        token = None if row is None else token_of(row)
+        if token is None or not token.is_live(now, self._policy.idle_timeout):
+            return None
+        return token
+
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:

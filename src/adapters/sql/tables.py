@@ -273,6 +273,17 @@ idempotency_keys = Table(
     Index(None, "started_at"),
 )
 
+spent_proofs = Table(
+    # Join-challenge solutions used (docs/contract.md §9): one row each, until it expires.
+    "spent_proofs",
+    metadata,
+    Column("concert_id", BigInteger, nullable=False, autoincrement=False),
+    Column("challenge", String(64), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("concert_id", "challenge"),
+    Index(None, "expires_at"),
+)
+
 service_secrets = Table(
     "service_secrets",
     metadata,

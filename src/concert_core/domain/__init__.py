@@ -1,6 +1,7 @@
 """The domain: aggregates, value objects and the errors their rules raise."""
 
 from concert_core.domain.errors import (
+    ChallengeFailedError,
     DateExistsError,
     DomainError,
     HoldExpiredError,
@@ -51,6 +52,7 @@ from concert_core.domain.values import (
 from concert_core.domain.wallet import EntryKind, LedgerEntry, Wallet
 
 __all__ = [
+    "ChallengeFailedError",
     "ClaimVerdict",
     "Concert",
     "ConcertId",

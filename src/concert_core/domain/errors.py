@@ -143,6 +143,17 @@ class SaleClosedError(DomainError):
         self.phase = phase
 
 
+class ChallengeFailedError(DomainError):
+    """A join that needs a solved join challenge came without a good one: missing,
+    malformed, wrong, expired, for another concert or already used (docs/contract.md §9)."""
+
+    code = "CHALLENGE_FAILED"
+    default_detail = (
+        "joining this concert needs a solved join challenge (GET /api/v1/queue/challenge), "
+        "sent once as proof"
+    )
+
+
 class ServiceUnavailableError(DomainError):
     """A storage or queue backend cannot be reached. Raised by adapters."""
 

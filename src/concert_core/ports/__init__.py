@@ -11,6 +11,7 @@ Expiry of storage keys (TTLs) may only collect garbage, with a margin past the r
 """
 
 from concert_core.ports.idempotency import IdempotencyKey, IdempotencyStore, JsonValue
+from concert_core.ports.join_challenge import JoinChallenge, JoinChallenges
 from concert_core.ports.storage import (
     CatalogueRepository,
     HoldOutcome,
@@ -32,6 +33,8 @@ __all__ = [
     "HoldRequest",
     "IdempotencyKey",
     "IdempotencyStore",
+    "JoinChallenge",
+    "JoinChallenges",
     "JsonValue",
     "PaymentRepository",
     "QueueStore",

@@ -31,6 +31,13 @@ class QueueStore(Protocol):
         """
         ...
 
+    async def live_token(
+        self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
+    ) -> QueueToken | None:
+        """The user's token for the concert that is WAITING or ACTIVE at ``now`` (the
+        one ``issue`` would give back), or None; records nothing."""
+        ...
+
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> QueuePlace | None:

@@ -19,6 +19,7 @@ from concert_core.use_cases.leave_queue import LeaveQueue
 from concert_core.use_cases.list_concerts import ConcertListing, ListConcerts
 from concert_core.use_cases.list_dates import ListDates, ListDatesQuery
 from concert_core.use_cases.list_seats import ListSeats, ListSeatsQuery, SeatMap, SeatView
+from concert_core.use_cases.new_join_challenge import NewJoinChallenge
 from concert_core.use_cases.pay import Pay, PayCommand, PaymentReceipt
 from concert_core.use_cases.payment_history import PaymentHistory
 from concert_core.use_cases.queue_overview import QueueOverview
@@ -62,6 +63,7 @@ __all__ = [
     "ListDatesQuery",
     "ListSeats",
     "ListSeatsQuery",
+    "NewJoinChallenge",
     "Pay",
     "PayCommand",
     "PaymentHistory",

@@ -1,28 +1,40 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from attrs import field, frozen
 
 from concert_core.domain import (
+    ChallengeFailedError,
     ConcertId,
     Phase,
     SaleClosedError,
     SaleNotOpenError,
     TokenId,
     UserId,
+    ValidationError,
     values,
 )
 from concert_core.policy import Policy
-from concert_core.ports import Clock, QueueStore, TokenCodec
+from concert_core.ports import Clock, JoinChallenges, QueueStore, TokenCodec
 from concert_core.use_cases._sales import LineOpenings, SaleBook
 from concert_core.use_cases._views import QueueView, queue_view
+
+
+def _proof(value: object) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError("proof must be a string")
+    return value
 
 
 @frozen
 class IssueTokenCommand:
     user_id: UserId = field(converter=values.user_id)
     concert_id: ConcertId = field(converter=values.concert_id)
+    proof: str | None = field(default=None, converter=_proof)
+    """A solved join challenge, as the client sends it (docs/contract.md §9); needed
+    only by a concert whose sale asks for one."""
 
 
 @frozen
@@ -41,6 +53,10 @@ class IssueToken:
     - before the pre-queue (or the opening, without one) nobody may join
       (SALE_NOT_OPEN); a sold-out or closed sale takes no one (SALE_CLOSED); a paused
       sale takes joins as the phase it pauses;
+    - when the sale asks for a join challenge, a user without a live token must bring
+      a proof the challenges redeem (verified and spent, once for all instances), else
+      CHALLENGE_FAILED and nothing changes; a re-join of a live token needs none, and
+      a proof is spent only when a new token would be issued;
     - during the pre-queue a fan joins with no position: the opening draws the order;
     - a user with a WAITING or ACTIVE token for the concert gets that same token and
       place back (same id and sequence), and the request counts as a poll;
@@ -57,7 +73,11 @@ class IssueToken:
         codec: TokenCodec,
         clock: Clock,
         policy: Policy,
+        challenges: JoinChallenges | None = None,
     ) -> None:
+        """``challenges`` None: no proof can be redeemed, so a concert whose sale asks
+        for a join challenge takes re-joins only."""
+        self._challenges = challenges
         self._sales = sales
         self._openings = openings
         self._queue = queue
@@ -81,6 +101,8 @@ class IssueToken:
                 f"concert {command.concert_id} is {entry.value.lower().replace('_', ' ')}",
                 phase=entry,
             )
+        if settings.join_challenge:
+            await self._check_proof(command, now)
         if entry is Phase.OPEN:
             await self._openings.ensure_open(command.concert_id, now)
         outcome = await self._queue.issue(
@@ -88,3 +110,23 @@ class IssueToken:
         )
         view = queue_view(outcome.place, sale, self._policy, now)
         return IssuedToken(self._codec.encode(outcome.place.token.claims), outcome.created, view)
+
+    async def _check_proof(self, command: IssueTokenCommand, now: dt.datetime) -> None:
+        """Redeem the command's proof unless the user has a live token to get back.
+
+        The live token is looked up, then issued again, in two steps judged at the same
+        ``now``: only a token ended by another request in between (the user leaving or
+        paying at that moment) lets ``issue`` make a new one without a proof, and then
+        for a user who had already joined once with one (docs/decisions/0015).
+        """
+        if await self._queue.live_token(command.user_id, command.concert_id, now) is not None:
+            return
+        if command.proof is None:
+            raise ChallengeFailedError()
+        if self._challenges is None or not await self._challenges.redeem(
+            command.proof, command.concert_id, now
+        ):
+            raise ChallengeFailedError(
+                "the join challenge proof is malformed, wrong, expired, for another concert "
+                "or already used"
+            )

@@ -64,6 +64,7 @@ USE_CASES = (
     "add_concert_date",
     "change_sale",
     "report_concerts",
+    "new_join_challenge",
 )
 """The ``ConcertService`` attributes handlers may ask for by name."""
 

@@ -55,6 +55,7 @@ PROBLEMS: Mapping[str, ProblemType] = {
     "INSUFFICIENT_BALANCE": ProblemType(402, "Insufficient balance"),
     "TOKEN_NOT_ACTIVE": ProblemType(403, "Queue token not active"),
     "NOT_OWNER": ProblemType(403, "Not your reservation"),
+    "CHALLENGE_FAILED": ProblemType(403, "Join challenge failed"),
     "NOT_FOUND": ProblemType(404, "Not found"),
     "METHOD_NOT_ALLOWED": ProblemType(405, "Method not allowed"),
     "SEAT_UNAVAILABLE": ProblemType(409, "Seat unavailable"),
@@ -270,6 +271,10 @@ _CODE_DESCRIPTIONS = {
     "NOT_OWNER": (
         "NOT_OWNER (only when the service verifies identity): the user id is not the one "
         "the identity token names."
+    ),
+    "CHALLENGE_FAILED": (
+        "CHALLENGE_FAILED: the concert's sale asks for a join challenge, and the proof is "
+        "missing, malformed, wrong, expired, for another concert or already used."
     ),
 }
 ALWAYS = (400, 500, 503)

@@ -2,24 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody
+from litestar.openapi.spec import OpenAPIType
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from concert_core.domain import TokenStatus
-from concert_core.use_cases import IssueToken, IssueTokenCommand, LeaveQueue, QueueStatus
+from concert_core.use_cases import (
+    IssueToken,
+    IssueTokenCommand,
+    LeaveQueue,
+    NewJoinChallenge,
+    QueueStatus,
+)
 from entrypoints.http.client_address import scope_address
 from entrypoints.http.controllers.parameters import RETRY_AFTER_WHILE_WAITING, SECURED
-from entrypoints.http.decoding import bearer_token, strict_body
+from entrypoints.http.decoding import bearer_token, parse_concert_id, strict_body
 from entrypoints.http.errors import problem_responses
+from entrypoints.http.fields import MAX_CONCERT_ID
 from entrypoints.http.identity import ACTS_FOR_FAN, IDENTIFIED, require_owner, verified_user
 from entrypoints.http.metrics import app_metrics
-from entrypoints.http.schemas import IssueTokenRequest, QueueStatusResponse, QueueTokenResponse
+from entrypoints.http.schemas import (
+    IssueTokenRequest,
+    JoinChallengeResponse,
+    QueueStatusResponse,
+    QueueTokenResponse,
+)
 from entrypoints.rate_limits import ClientLimits
+
+ConcertIdQuery = Annotated[
+    str,
+    QueryParameter(
+        description="The concert's id (a positive integer).",
+        schema_extra={
+            "type": OpenAPIType.INTEGER,
+            "minimum": 1,
+            "maximum": MAX_CONCERT_ID,
+            "examples": [1],
+        },
+    ),
+]
 
 
 def _retry_after(status: str, poll_after_seconds: int) -> dict[str, str]:
@@ -45,7 +71,9 @@ class QueueController(Controller):
             "address (or one verified fan) than the rate limit allows in any 60 seconds: "
             "429 RATE_LIMITED with Retry-After. When the service verifies identity, the "
             "identity provider's token is sent as `Authorization: Bearer`, and `user_id` "
-            "must be the one it names."
+            "must be the one it names. When the concert's sale asks for a join "
+            "challenge, a user without a live token sends a solved one as `proof` (see "
+            "GET /api/v1/queue/challenge), else 403 CHALLENGE_FAILED."
         ),
         status_code=HTTP_201_CREATED,
         response_headers=[RETRY_AFTER_WHILE_WAITING],
@@ -54,14 +82,20 @@ class QueueController(Controller):
                 QueueTokenResponse, description="The user's live token, place unchanged."
             ),
             **problem_responses(
+                401,
+                403,
                 404,
                 409,
                 410,
                 429,
                 body=True,
-                examples={409: "SALE_NOT_OPEN", 410: "SALE_CLOSED"},
+                examples={
+                    **IDENTIFIED,
+                    403: "CHALLENGE_FAILED",
+                    409: "SALE_NOT_OPEN",
+                    410: "SALE_CLOSED",
+                },
             ),
-            **problem_responses(401, 403, examples=IDENTIFIED),
         },
         opt=ACTS_FOR_FAN,
     )
@@ -80,7 +114,7 @@ class QueueController(Controller):
         # fan is verified.
         address = scope_address(request.scope, request.app.state.settings.trusted_proxies)
         await limits.hit_join(address, user_id=await verified_user(request))
-        issued = await issue_token(IssueTokenCommand(body.user_id, body.concert_id))
+        issued = await issue_token(IssueTokenCommand(body.user_id, body.concert_id, body.proof))
         app_metrics(request).token_issued(issued)
         reply = QueueTokenResponse.of(issued)
         return Response(
@@ -121,3 +155,22 @@ class QueueController(Controller):
     ) -> None:
         token = bearer_token(request)
         await leave_queue(token)
+
+    @get(
+        "/challenge",
+        summary="Get a join challenge",
+        description=(
+            "A proof-of-work challenge in the ALTCHA format for joining the concert: find "
+            "the integer n, 0 <= n <= maxnumber, with sha256(salt + str(n)) in hex equal "
+            "to challenge, then send base64 of the JSON {algorithm, challenge, number, "
+            "salt, signature} as `proof` in POST /api/v1/queue/tokens. It expires a few "
+            "minutes after it is issued, names its concert, and is good for one join. "
+            "Any concert has one, whether or not its sale asks for it. Needs no token."
+        ),
+        responses=problem_responses(404),
+    )
+    async def challenge(
+        self, new_join_challenge: NamedDependency[NewJoinChallenge], concert_id: ConcertIdQuery
+    ) -> JoinChallengeResponse:
+        made = await new_join_challenge(parse_concert_id(concert_id))
+        return JoinChallengeResponse.of(made)
