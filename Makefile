@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check format test test-fast run bench lock clean
+.PHONY: install check format test test-fast run bench lock clean screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ run: install
 	$(BIN)/concert db upgrade
 	$(BIN)/concert seed
 	$(BIN)/concert serve
+
+# The README's pictures (docs/images), taken by the browser tests in Debian's Chromium;
+# a Korean font makes the language switch legible in them.
+screenshots: install
+	@test -x /usr/bin/chromium || apt-get install -y chromium || (apt-get update && apt-get install -y chromium)
+	@fc-list | grep -qi nanum || apt-get install -y fonts-nanum || true
+	CONCERT_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 # Re-pin every dependency to what is installed now (after changing pyproject.toml).
 lock: install

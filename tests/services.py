@@ -137,3 +137,20 @@ def require_redis() -> None:
         run_aside(ping())
     except (RedisError, OSError) as error:
         unavailable("Redis", error)
+
+
+CHROMIUM = os.environ.get("CONCERT_TEST_CHROMIUM", "/usr/bin/chromium")
+"""The browser the page tests drive: Debian's Chromium (Playwright's own download is
+not used); ``.ci/run`` installs it when missing."""
+
+
+def require_chromium() -> str:
+    """Skip (or fail, where services are required) unless Chromium and Playwright are
+    installed; the browser's path."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as error:
+        unavailable("Playwright", error)
+    if not os.access(CHROMIUM, os.X_OK):
+        unavailable("Chromium", FileNotFoundError(CHROMIUM))
+    return CHROMIUM

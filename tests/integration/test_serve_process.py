@@ -86,6 +86,7 @@ def test_sigterm_stops_the_server_cleanly(
     assert process.wait(timeout=20) == 0
     output = process.stdout.read().decode() if process.stdout else ""
     assert "Traceback" not in output
+    assert "/admin" in output  # serve prints the operators' dashboard's address
     assert not metrics_dir.exists()  # removed with the server
 
 

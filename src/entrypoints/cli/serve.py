@@ -56,6 +56,7 @@ def serve(
             fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
     raise_open_file_limit()  # every connection is a file; the workers inherit the limit
     out.print(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/schema)")
+    out.print(f"fans: http://{host}:{port}/   operators' dashboard: http://{host}:{port}/admin")
     with metrics_shared_by(workers):
         uvicorn.run(
             "entrypoints.serve:app_from_env",

@@ -16,7 +16,6 @@ from litestar import Litestar, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 
 from concert_core import ConcertService
@@ -37,6 +36,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
 from entrypoints.http.identity import IDENTITY_STATE, require_identity
 from entrypoints.http.metrics import Metrics, TimingMiddleware
 from entrypoints.http.operator_key import ADMIN_KEY_STATE, OPERATOR_KEY_SCHEME
+from entrypoints.http.pages import OfflineSwaggerPlugin, pages_router, security_headers
 from entrypoints.http.rate_limit import LIMITS_STATE, RequestRateLimitMiddleware
 from entrypoints.rate_limits import WINDOW, ClientLimits
 from entrypoints.settings import Settings
@@ -125,7 +125,7 @@ def create_app(
     )
     identity = container.identity()  # None when identity is off: no guard, no cost
     return Litestar(
-        route_handlers=[api, OpsController],
+        route_handlers=[api, OpsController, pages_router()],
         lifespan=[lifespan],
         state=State({"metrics": metrics, "settings": settings, IDENTITY_STATE: identity}),
         guards=[require_identity] if identity is not None else [],
@@ -135,7 +135,7 @@ def create_app(
             TimingMiddleware(),
             *([RequestRateLimitMiddleware()] if settings.rate_limit_requests_per_minute else []),
         ],
-        before_send=[metrics.before_send],
+        before_send=[metrics.before_send, security_headers],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=_openapi_config(),
         request_class=JsonRequest,
@@ -214,9 +214,8 @@ def _openapi_config() -> OpenAPIConfig:
         description=_DESCRIPTION,
         path="/schema",
         render_plugins=[
-            ScalarRenderPlugin(path="/"),
-            SwaggerRenderPlugin(path="/swagger"),
-            RedocRenderPlugin(path="/redoc"),
+            # Served offline, from the service's own files (docs/decisions/0018).
+            OfflineSwaggerPlugin(path=["/", "/swagger"]),
         ],
         openapi_router=Router(
             "/schema", route_handlers=[], include_in_schema=False, after_request=_docs_not_found
