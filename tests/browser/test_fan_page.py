@@ -190,14 +190,28 @@ def test_polling_stops_while_the_tab_is_hidden_and_resumes_on_return(
     blocker.wait_active()
     page = open_page("/")
     polls: list[float] = []
+    hints: list[tuple[float, int]] = []  # when each WAITING reply came, and its hint
     page.on(
         "request",
         lambda request: polls.append(time.monotonic()) if "/queue/status" in request.url else None,
     )
+
+    def heard(response: Any) -> None:
+        after = response.headers.get("retry-after")
+        if "/queue/status" in response.url and after is not None:
+            hints.append((time.monotonic(), int(after)))
+
+    page.on("response", heard)
     join_button(page, "Hidden tab", "Join").click()
     expect(page.get_by_test_id("position")).to_have_text("1")
-    page.wait_for_timeout(3_000)
-    assert len(polls) >= 2  # the hint near the front is a second or two
+    page.wait_for_timeout(4_500)
+    assert len(polls) >= 3  # the hint near the front is a second or two
+    # Each poll comes when the reply before it said (poll_after_seconds, sent as
+    # Retry-After too): not sooner, and not much later.
+    for replied, hint in hints[:-1]:
+        following = min((t for t in polls if t > replied), default=None)
+        assert following is not None
+        assert hint - 0.1 <= following - replied <= hint + 1.0, (hint, following - replied)
 
     hide(page, True)
     page.wait_for_timeout(300)  # a request already on its way may land
