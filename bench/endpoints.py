@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from bench import api, log, proofs, wrk
-from bench.ceilings import CREATE
+from bench.ceilings import CREATE, CREATE_READ
 from bench.cpu import group_cpu_seconds
 from bench.servers import (
     ROOT,
@@ -37,17 +37,19 @@ from bench.stores import (
     service_env,
 )
 
-CEILINGS = {"ping": "/ping", "redis": "/redis", "pg_write": "/pg"}
+CEILINGS = {"ping": "/ping", "redis": "/redis", "pg_write": "/pg", "pg_read": "/pg_read"}
 CEILING_OF = {
     "queue_issue": "redis",
     "queue_status": "redis",
-    "seats": "ping",
+    "seats": "pg_read",
     "hold": "pg_write",
     "pay": "pg_write",
     "queue_issue_limited": "redis",
     "queue_issue_challenge": "redis",
 }
-"""Each endpoint's ceiling: the least work that kind of endpoint must do."""
+"""Each endpoint's ceiling: the least work that kind of endpoint must do (the seat
+list's was ``ping`` until issue 16; ``seats_vs_ping`` is still recorded, to the ``ping``
+ceiling measured at the start of the run)."""
 ENDPOINTS = (
     "queue_issue",
     "queue_status",
@@ -136,6 +138,7 @@ def ceiling_server(database_url: str, logs: Path) -> Iterator[Server]:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
     }
     asyncio.run(execute(database_url, CREATE))
+    asyncio.run(execute(database_url, CREATE_READ))
     server = Server(
         uvicorn_command("bench.ceilings:create_app", port), env, port, logs / "ceilings.log"
     )

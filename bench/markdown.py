@@ -44,7 +44,15 @@ def run_tables(report: dict[str, Any]) -> str:
     ]
     for key, target in report["targets"].items():
         met = "yes" if target["met"] else "**no**"
-        lines.append(f"| `{key}` | {target['target']} | {target['value']} | {met} |")
+        lines.append(f"| `{key}` | {target['target']} | {target['value']:,} | {met} |")
+    if "waiting_fans_per_box" in report:
+        lines += [
+            "",
+            f"`waiting_fans_per_box`: {report['waiting_fans_per_box']:,} waiting fans, each "
+            "polling every `poll_after_seconds` of its position, poll "
+            f"{report['waiting_fans_polls_per_second']:,.0f} times a second, the rate "
+            "`queue_status` measured (the arithmetic is under Targets, above).",
+        ]
     lines += [
         "",
         "| endpoint | req/s | p50 ms | p99 ms | failures | wrk CPU share "

@@ -63,7 +63,19 @@ def only_endpoints(args: argparse.Namespace) -> None:
             f"vs {cost['service_cpu_us_without']}"
         )
     for name, result in ceilings.items():
-        print(f"{'ceiling ' + name:>21}: {result.as_dict()['cpu_shares']}")
+        print(
+            f"{'ceiling ' + name:>21}: {result.requests_per_second:8.1f} req/s;"
+            f" {result.as_dict()['cpu_shares']}"
+        )
+    if "seats" in endpoints["results"]:
+        seats = endpoints["results"]["seats"].requests_per_second
+        print(f"{'seats_vs_ping':>21}: {seats / ceilings['ping'].requests_per_second:.3f}")
+    if "queue_status" in endpoints["results"]:
+        polls = endpoints["results"]["queue_status"].requests_per_second
+        print(
+            f"{'waiting_fans_per_box':>21}: {report.waiting_fans_per_box(polls):,}"
+            f" (each polling at its hint, {polls:,.0f} polls/s)"
+        )
 
 
 def whole_run(args: argparse.Namespace) -> None:
@@ -92,8 +104,7 @@ def whole_run(args: argparse.Namespace) -> None:
     log(f"done in {record['seconds']} s: {args.out}")
     print(
         json.dumps(
-            record["ratios"]
-            | {"redis_bytes_per_waiting_user": record["redis_bytes_per_waiting_user"]},
+            record["ratios"] | {k: record[k] for k in report.FIGURES_BESIDE_RATIOS},
             indent=2,
         )
     )
