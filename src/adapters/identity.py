@@ -62,16 +62,13 @@ class Identity:
 
 
 def user_id_of(subject: str, issuer: str | None) -> uuid.UUID:
-    """``sub`` when it is a UUID in its canonical form (any case), else
+    """``sub`` when it is a UUID, in any spelling ``uuid.UUID`` reads (any case, braces,
+    no hyphens, ``urn:uuid:``): one UUID is one fan. Else
     ``uuid5(NAMESPACE_URL, iss + "#" + sub)``, ``iss`` empty when absent."""
     try:
-        parsed = uuid.UUID(subject)
+        return uuid.UUID(subject)
     except ValueError:
-        pass
-    else:
-        if str(parsed) == subject.lower():
-            return parsed
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"{issuer or ''}#{subject}")
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"{issuer or ''}#{subject}")
 
 
 @frozen

@@ -110,11 +110,19 @@ def test_the_user_id_is_sub_when_sub_is_a_uuid_else_derived_from_iss_and_sub() -
     )
     assert user_id_of("auth0|12345", None) == uuid.uuid5(uuid.NAMESPACE_URL, "#auth0|12345")
     assert user_id_of("auth0|12345", "https://other/") != user_id_of("auth0|12345", ISSUER)
-    # Only the canonical form is taken as the UUID itself: other spellings are names.
-    for spelling in (fan.hex, f"urn:uuid:{fan}", f"{{{fan}}}"):
-        assert user_id_of(spelling, ISSUER) == uuid.uuid5(
-            uuid.NAMESPACE_URL, ISSUER + "#" + spelling
-        )
+    # Every spelling of a UUID is that UUID: one UUID is one fan, however it is written.
+    for spelling in (fan.hex, fan.hex.upper(), f"urn:uuid:{fan}", f"{{{fan}}}", f"{{{fan.hex}}}"):
+        assert user_id_of(spelling, ISSUER) == fan
+        assert user_id_of(spelling, None) == fan
+    # Near misses are names, not UUIDs.
+    for name in (str(fan)[:-1], f"{fan}0", f" x{fan}"):
+        assert user_id_of(name, ISSUER) == uuid.uuid5(uuid.NAMESPACE_URL, ISSUER + "#" + name)
+
+
+async def test_a_verified_sub_spelling_a_uuid_otherwise_is_that_uuid() -> None:
+    fan = uuid.uuid4()
+    token = mint(claims(f"urn:uuid:{str(fan).upper()}", iss=ISSUER), SECRET, "HS256")
+    assert (await fixed(SECRET).verify(token)).user_id == fan
 
 
 async def test_a_verified_non_uuid_sub_gets_its_derived_user_id() -> None:
