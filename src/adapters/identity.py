@@ -8,12 +8,14 @@ the public PEM as its secret) are refused before any signature is looked at.
 
 A JWKS (``CONCERT_IDENTITY_JWKS_URL``) is read by PyJWT's ``PyJWKClient`` (urllib,
 synchronous) in a worker thread, never on the event loop. :class:`JwksKeys` keeps the
-keys it read: a known ``kid`` is verified with no I/O; the set is read again at most
-once per :data:`JWKS_COOLDOWN_SECONDS` (an unknown ``kid`` asks for it; a set older
-than :data:`JWKS_LIFESPAN_SECONDS` is refreshed), by one request at a time while the
-others wait for its answer. When the provider cannot be reached, the keys already read
-go on serving; a token whose key was never read is then 503, not 401: the token may
-well be good (decision 16).
+keys it read: a known ``kid`` is answered at once from the keys held, whatever their
+age, with no I/O. One read at most is under way at a time, and the set is read at most
+once per :data:`JWKS_COOLDOWN_SECONDS` (:data:`JWKS_RETRY_SECONDS` after a failure): a
+set older than :data:`JWKS_LIFESPAN_SECONDS` is refreshed in the background, nobody
+waiting for it; only a token whose ``kid`` is unknown waits for a read, and all such
+tokens wait for the same one. When the provider cannot be reached, the keys already
+read go on serving; a token whose key was never read is then 503, not 401: the token
+may well be good (decision 16).
 """
 
 from __future__ import annotations
@@ -62,16 +64,13 @@ class Identity:
 
 
 def user_id_of(subject: str, issuer: str | None) -> uuid.UUID:
-    """``sub`` when it is a UUID in its canonical form (any case), else
+    """``sub`` when it is a UUID, in any spelling ``uuid.UUID`` reads (any case, braces,
+    no hyphens, ``urn:uuid:``): one UUID is one fan. Else
     ``uuid5(NAMESPACE_URL, iss + "#" + sub)``, ``iss`` empty when absent."""
     try:
-        parsed = uuid.UUID(subject)
+        return uuid.UUID(subject)
     except ValueError:
-        pass
-    else:
-        if str(parsed) == subject.lower():
-            return parsed
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"{issuer or ''}#{subject}")
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"{issuer or ''}#{subject}")
 
 
 @frozen
@@ -171,30 +170,39 @@ class JwksKeys:
         self._tried_at: float | None = None
         self._failed = False
         """Whether the last attempt to read the keys failed."""
-        self._lock = asyncio.Lock()
+        self._pending: asyncio.Task[None] | None = None
+        """The read under way, if any: held here so that it is not collected."""
         self.reads = 0
         """How many times the JWKS was requested (tests, metrics)."""
 
+    @property
+    def pending_read(self) -> asyncio.Task[None] | None:
+        """The read under way, if any (tests await it)."""
+        return self._pending
+
     async def key_for(self, kid: str | None) -> SigningKey:
         key = self._lookup(kid)
-        if key is not None and self._fresh():
+        if key is not None:
+            # Answered now, however old the set: a stale one is refreshed in the
+            # background, so a hung provider never holds up a key already known.
+            if not self._fresh():
+                self._start_read()
             return key
-        async with self._lock:  # one read at a time; the others wait for its keys
+        # An unknown kid may be a key rotated in: it waits for a read, the one under
+        # way or a new one the cooldown allows, shared by every request that asks.
+        read = self._pending or self._start_read()
+        if read is not None:
+            await asyncio.shield(read)  # a request given up on does not cancel the read
             key = self._lookup(kid)
-            if key is not None and self._fresh():
-                return key
-            if self._may_read():
-                await self._read()
-                key = self._lookup(kid)
             if key is not None:
-                return key  # perhaps read a while ago, when the provider is unreachable
-            if self._failed:
-                raise ServiceUnavailableError(
-                    "the identity provider's keys (CONCERT_IDENTITY_JWKS_URL) cannot be read"
-                )
-            raise IdentityInvalidError(
-                "the identity token's key (kid) is not one of the identity provider's keys"
+                return key
+        if self._failed:
+            raise ServiceUnavailableError(
+                "the identity provider's keys (CONCERT_IDENTITY_JWKS_URL) cannot be read"
             )
+        raise IdentityInvalidError(
+            "the identity token's key (kid) is not one of the identity provider's keys"
+        )
 
     def _lookup(self, kid: str | None) -> SigningKey | None:
         if kid is None:
@@ -210,16 +218,33 @@ class JwksKeys:
         wait = self._retry if self._failed else self._cooldown
         return self._now() - self._tried_at >= wait
 
-    async def _read(self) -> None:
+    def _start_read(self) -> asyncio.Task[None] | None:
+        """The read started now, unless one is under way or the cooldown forbids it."""
+        if self._pending is not None or not self._may_read():
+            return None
         self._tried_at = self._now()
         self.reads += 1
+        task = asyncio.get_running_loop().create_task(self._read(), name="jwks-read")
+        self._pending = task
+        task.add_done_callback(self._read_done)
+        return task
+
+    def _read_done(self, task: asyncio.Task[None]) -> None:
+        if self._pending is task:
+            self._pending = None
+
+    async def _read(self) -> None:
+        """Read the set; never raises (a failure is logged and remembered)."""
         try:
             document = await asyncio.to_thread(self._client.fetch_data)
             keys = _signing_keys(document)
-        except (jwt.PyJWTError, ValueError, OSError) as error:
+        except Exception as error:
             self._failed = True
             self._tried_at = self._now()
-            _log.warning("cannot read the identity provider's JWKS: %s", error)
+            expected = isinstance(error, jwt.PyJWTError | ValueError | OSError)
+            _log.warning(
+                "cannot read the identity provider's JWKS: %s", error, exc_info=not expected
+            )
             return
         self._failed = False
         self._keys = keys

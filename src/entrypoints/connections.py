@@ -1,14 +1,18 @@
 """The HTTP connections a server process keeps open, bounded (docs/contract.md §9).
 
 uvicorn's HTTP protocol arms its keep-alive timer only once a response is complete: a
-connection that never sends a whole request head (nothing at all, half a request line,
-headers without the blank line that ends them) is kept for as long as the client
-likes, and enough of them exhaust the process's open files. :class:`GuardedHttpProtocol`
-is uvicorn's httptools protocol with two bounds added, per server process:
+connection that never sends a whole request (nothing at all, half a request line,
+headers without the blank line that ends them, a head whose body never comes) is
+kept for as long as the client likes, and enough of them exhaust the process's open
+files. :class:`GuardedHttpProtocol` is uvicorn's httptools protocol with these bounds
+added, per server process:
 
 - a **head deadline**: from the moment a connection is accepted, and again from the end
   of each response, the next request head must be complete within
   ``CONCERT_HEADER_TIMEOUT_SECONDS``, or the connection is closed;
+- a **body deadline**: once a head is complete, the request's body (at most 64 KiB here;
+  none for most requests) must be complete within the same time again, or the
+  connection is closed;
 - a **bound per client address**: at most ``CONCERT_MAX_CONNECTIONS_PER_ADDRESS``
   connections open at once from one IPv4 address (or one IPv6 /64, which one client
   usually holds whole); one more is closed as soon as it is accepted.
@@ -55,7 +59,7 @@ class ConnectionLimits:
     refused: ClassVar[int] = 0
     """Connections closed at once for their address's bound (for tests and logs)."""
     timed_out: ClassVar[int] = 0
-    """Connections closed for a request head not complete in time."""
+    """Connections closed for a request head or body not complete in time."""
     next_warning: ClassVar[float] = 0.0
 
     @classmethod
@@ -79,10 +83,11 @@ def address_key(host: str) -> str:
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a head deadline and a bound per address."""
+    """uvicorn's httptools protocol with head and body deadlines and a bound per address."""
 
     _address: str | None = None
     _head_deadline: asyncio.TimerHandle | None = None
+    _body_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -108,6 +113,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_deadline()
+        self._disarm_body_deadline()
         if self._address is not None:
             counts = ConnectionLimits.open_by_address
             counts[self._address] -= 1
@@ -118,7 +124,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm_head_deadline()
+        if not (self.parser.should_upgrade() and self._should_upgrade()):
+            # The body has the same time again (httptools calls on_message_complete at
+            # once for a request without one, in the same parse).
+            self._body_deadline = self.loop.call_later(
+                ConnectionLimits.header_timeout, self._body_too_slow
+            )
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm_body_deadline()
+        super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -137,6 +153,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._head_deadline is not None:
             self._head_deadline.cancel()
             self._head_deadline = None
+
+    def _disarm_body_deadline(self) -> None:
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+
+    def _body_too_slow(self) -> None:
+        self._body_deadline = None
+        if self.transport.is_closing():
+            return
+        if self.flow.read_paused:
+            # Reading is paused by the server (a pipelined request waits its turn, or the
+            # app has not taken the body read so far): not the client's delay.
+            self._body_deadline = self.loop.call_later(
+                ConnectionLimits.header_timeout, self._body_too_slow
+            )
+            return
+        ConnectionLimits.timed_out += 1
+        self.transport.abort()
 
     def _head_too_slow(self) -> None:
         self._head_deadline = None

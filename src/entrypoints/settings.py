@@ -81,7 +81,8 @@ class Settings:
     trusted_proxies: tuple[IpNetwork, ...] = ()
     """Peers whose ``X-Forwarded-For`` names the client (docs/contract.md §9)."""
     header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
-    """How long a connection has to send a complete request head (docs/contract.md §9)."""
+    """How long a connection has to send a complete request head, and then its body
+    (docs/contract.md §9)."""
     max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
     """Open connections per client address and server process, at most; 0: no bound."""
     challenge_max_number: int = DEFAULT_CHALLENGE_MAX_NUMBER

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -154,3 +157,130 @@ def test_sqlite_locked_elsewhere_is_503_with_retry_after_within_seconds(
         ).status_code
         == 201
     )
+
+
+# -- bodies that never come ---------------------------------------------------------------
+
+SHORT_TIMEOUT = 2.0
+"""CONCERT_HEADER_TIMEOUT_SECONDS for the body tests: the same rule, sooner."""
+JOIN_HEAD = b"POST /api/v1/queue/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+
+@dataclass
+class Server:
+    base: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> str:
+        """Stop it; everything it wrote."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+        return out.decode(errors="replace")
+
+
+@pytest.fixture
+def short_deadline(environment: dict[str, str]) -> Iterator[Server]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*CONCERT, "serve", "--port", str(port), "--no-access-log"],
+        env=environment | {"CONCERT_HEADER_TIMEOUT_SECONDS": str(SHORT_TIMEOUT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(f"http://127.0.0.1:{port}", port, process)
+    try:
+        wait_until_up(server.base, process)
+        yield server
+    finally:
+        server.stop()
+
+
+def _join_body() -> bytes:
+    return json.dumps({"user_id": str(uuid.uuid4()), "concert_id": 1}).encode()
+
+
+def _seconds_until_closed(sock: socket.socket, limit: float) -> float | None:
+    """How long until the server closes ``sock`` (None: still open after ``limit``)."""
+    started = time.monotonic()
+    sock.settimeout(limit)
+    try:
+        while sock.recv(4096):
+            pass  # a reply would be a failure, seen by the caller's bound
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - started
+
+
+def _reply_status(sock: socket.socket) -> int:
+    sock.settimeout(10)
+    received = b""
+    while b"\r\n" not in received:
+        chunk = sock.recv(4096)
+        assert chunk, "closed without a reply"
+        received += chunk
+    return int(received.split(b" ", 2)[1])
+
+
+HALF_SENT = {
+    "content-length": JOIN_HEAD + b'Content-Length: 1000\r\n\r\n{"user_id"',
+    "chunked": JOIN_HEAD + b'Transfer-Encoding: chunked\r\n\r\nA\r\n{"user_id"\r\n',
+    "head-only": JOIN_HEAD + b"Content-Length: 50\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("sent", HALF_SENT.values(), ids=HALF_SENT.keys())
+def test_a_request_whose_body_never_comes_is_closed_within_the_deadline(
+    short_deadline: Server, sent: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", short_deadline.port)) as sock:
+        sock.sendall(sent)
+        took = _seconds_until_closed(sock, SHORT_TIMEOUT + 3)
+    assert took is not None, "still open"
+    assert SHORT_TIMEOUT - 0.5 <= took <= SHORT_TIMEOUT + 1.5, took
+
+
+def test_a_slow_body_complete_in_time_is_answered(short_deadline: Server) -> None:
+    body = _join_body()
+    with socket.create_connection(("127.0.0.1", short_deadline.port)) as sock:
+        sock.sendall(JOIN_HEAD + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+        time.sleep(SHORT_TIMEOUT / 2)
+        sock.sendall(body[10:])
+        assert _reply_status(sock) == 201
+    with socket.create_connection(("127.0.0.1", short_deadline.port)) as sock:
+        body = _join_body()
+        sock.sendall(JOIN_HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
+        for part in (body[:10], body[10:]):
+            time.sleep(SHORT_TIMEOUT / 4)  # 3/4 of the deadline in all
+            sock.sendall(f"{len(part):X}\r\n".encode() + part + b"\r\n")
+        time.sleep(SHORT_TIMEOUT / 4)  # 3/4 of the deadline in all
+        sock.sendall(b"0\r\n\r\n")
+        assert _reply_status(sock) == 201
+
+
+def test_a_client_gone_before_its_body_is_no_server_error(short_deadline: Server) -> None:
+    """Closed by the deadline or by the client itself: neither is a server error, in
+    the log or in the metrics."""
+    for close_it_ourselves in (False, True):
+        with socket.create_connection(("127.0.0.1", short_deadline.port)) as sock:
+            sock.sendall(HALF_SENT["content-length"])
+            if close_it_ourselves:
+                time.sleep(0.3)
+            else:
+                assert _seconds_until_closed(sock, SHORT_TIMEOUT + 3) is not None
+    time.sleep(0.5)
+    metrics = httpx.get(f"{short_deadline.base}/metrics", timeout=5).text
+    served = [
+        line for line in metrics.splitlines() if line.startswith("concert_http_requests_total{")
+    ]
+    assert not [line for line in served if 'status="500"' in line], served
+    output = short_deadline.stop()
+    assert "Traceback" not in output, output[-3000:]
+    assert "ERROR" not in output, output[-3000:]

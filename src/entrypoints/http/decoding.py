@@ -1,6 +1,7 @@
 """Turning the raw request into checked values: the strict second decoding of a JSON
-body, the request class that makes an undecodable body a client error, a path's
-concert id, the bearer token and the idempotency key.
+body, the request class that makes an undecodable body a client error (and notes a
+client that left before its body was complete), a path's concert id, the bearer
+token and the idempotency key.
 
 Requests are decoded twice: leniently by Litestar (for its OpenAPI document and first
 checks), then strictly by :func:`strict_body`, so that ``"5"``, ``5.0`` or ``true`` is
@@ -9,17 +10,28 @@ never taken for the integer 5.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 from litestar import Request
+from litestar.connection.base import empty_receive, empty_send
 from litestar.exceptions import ClientException
+from litestar.types import Receive, ReceiveMessage, Scope, Send
 from msgspec import Struct
 
 from concert_core.domain import TokenInvalidError, ValidationError
 from entrypoints.http.fields import MAX_CONCERT_ID
 
 S = TypeVar("S", bound=Struct)
+
+CLIENT_GONE = "concert.client_gone"
+"""Scope key: set when the client disconnected before its request body was complete."""
+
+
+def client_gone(scope: Scope) -> bool:
+    """Whether the client left before its request body was complete: Litestar then
+    raises a 500 ("client disconnected prematurely") that is no server error."""
+    return bool(cast("dict[str, Any]", scope).get(CLIENT_GONE))
 
 
 async def strict_body(request: Request[Any, Any, Any], data: S) -> S:
@@ -47,7 +59,20 @@ class JsonRequest(Request[Any, Any, Any]):
 
     msgspec raises ``UnicodeDecodeError`` for invalid UTF-8 inside a JSON string and
     ``RecursionError`` for absurd nesting; Litestar would let both through as a 500.
+    A client that disconnects while its body is read is noted in the scope
+    (:func:`client_gone`), so that the error it leads to is not taken for a bug.
     """
+
+    def __init__(self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send):
+        super().__init__(scope, receive, send)
+
+        async def watched() -> ReceiveMessage:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                scope[CLIENT_GONE] = True  # type: ignore[literal-required]
+            return message
+
+        self.receive = watched
 
     async def json(self) -> Any:
         try:

@@ -28,6 +28,7 @@ from concert_core.domain import (
     SaleNotOpenError,
     TokenNotActiveError,
 )
+from entrypoints.http.decoding import client_gone
 from entrypoints.http.schemas import Problem
 from entrypoints.rate_limits import RateLimitedError
 
@@ -153,6 +154,11 @@ def rate_limited_response(_: Request[Any, Any, Any], error: RateLimitedError) ->
 def http_error_response(request: Request[Any, Any, Any], error: HTTPException) -> Response[Problem]:
     """Litestar's own rejections: unparsable input, unknown route, wrong method, size."""
     code = _CODE_OF_HTTP_STATUS.get(error.status_code)
+    if error.status_code >= 500 and client_gone(request.scope):
+        # Litestar's "client disconnected prematurely": the client left mid-body (or
+        # was closed for being too slow with it). No bug, and nobody to answer.
+        _log.debug("%s %s: the client left before its body", request.method, request.url.path)
+        return problem_response("VALIDATION_ERROR", "the request body was not complete")
     if code is None:
         if error.status_code >= 500:
             return unexpected_error_response(request, error)

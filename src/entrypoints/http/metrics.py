@@ -3,7 +3,8 @@
 Counted by the server processes (per route, per concert):
 
 - ``concert_http_requests_total{route, method, status}``: every response, by route
-  template (``unmatched`` for a path no route knows);
+  template (``unmatched`` for a path no route knows); not the reply to a client that
+  left before its body was complete, which is never sent;
 - ``concert_http_request_duration_seconds{route, method}``: latency of matched routes;
 - ``concert_holds_total``, ``concert_payments_total``, ``concert_seats_sold_total``:
   counted by the controllers when a hold or a payment succeeds;
@@ -57,6 +58,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from concert_core import ConcertService
 from concert_core.domain import ConcertId, Phase
 from concert_core.use_cases import Admission, ConcertReport, IssuedToken
+from entrypoints.http.decoding import client_gone
 
 MEDIA_TYPE = CONTENT_TYPE_LATEST.removesuffix("; charset=utf-8")
 """Prometheus' text format; Litestar adds the charset of a text/ type itself."""
@@ -216,6 +218,8 @@ class Metrics:
         """An app ``before_send`` hook: count every response, matched or not."""
         if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
             return
+        if client_gone(scope):
+            return  # the client left mid-request: this reply is never sent
         http = cast("dict[str, Any]", scope)  # a view: typed dicts lack .get for extras
         route = http.get("path_template") or "unmatched"
         method = http["method"] if http["method"] in _METHODS else "OTHER"

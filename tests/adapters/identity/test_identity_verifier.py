@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -110,11 +111,19 @@ def test_the_user_id_is_sub_when_sub_is_a_uuid_else_derived_from_iss_and_sub() -
     )
     assert user_id_of("auth0|12345", None) == uuid.uuid5(uuid.NAMESPACE_URL, "#auth0|12345")
     assert user_id_of("auth0|12345", "https://other/") != user_id_of("auth0|12345", ISSUER)
-    # Only the canonical form is taken as the UUID itself: other spellings are names.
-    for spelling in (fan.hex, f"urn:uuid:{fan}", f"{{{fan}}}"):
-        assert user_id_of(spelling, ISSUER) == uuid.uuid5(
-            uuid.NAMESPACE_URL, ISSUER + "#" + spelling
-        )
+    # Every spelling of a UUID is that UUID: one UUID is one fan, however it is written.
+    for spelling in (fan.hex, fan.hex.upper(), f"urn:uuid:{fan}", f"{{{fan}}}", f"{{{fan.hex}}}"):
+        assert user_id_of(spelling, ISSUER) == fan
+        assert user_id_of(spelling, None) == fan
+    # Near misses are names, not UUIDs.
+    for name in (str(fan)[:-1], f"{fan}0", f" x{fan}"):
+        assert user_id_of(name, ISSUER) == uuid.uuid5(uuid.NAMESPACE_URL, ISSUER + "#" + name)
+
+
+async def test_a_verified_sub_spelling_a_uuid_otherwise_is_that_uuid() -> None:
+    fan = uuid.uuid4()
+    token = mint(claims(f"urn:uuid:{str(fan).upper()}", iss=ISSUER), SECRET, "HS256")
+    assert (await fixed(SECRET).verify(token)).user_id == fan
 
 
 async def test_a_verified_non_uuid_sub_gets_its_derived_user_id() -> None:
@@ -381,15 +390,78 @@ async def test_keys_already_read_serve_while_the_jwks_is_unreachable(
     keys: ProviderKeys, jwks: JwksServer
 ) -> None:
     clock = FakeMonotonic()
-    verifier = IdentityVerifier(JwksKeys(jwks.url, monotonic=clock))
+    source = JwksKeys(jwks.url, monotonic=clock)
+    verifier = IdentityVerifier(source)
     token = mint(claims(lifetime=3600), keys.ec, "ES256", kid="ec-1")
     await verifier.verify(token)
     jwks.down = True
-    clock.now += 600  # past the lifespan: read again, which fails
+    clock.now += 600  # past the lifespan: read again in the background, which fails
     await verifier.verify(token)
+    assert source.pending_read is not None
+    await source.pending_read
     assert jwks.requests == 2
+    await verifier.verify(token)  # still served
     with pytest.raises(ServiceUnavailableError):  # an unknown key cannot be told from a new one
         await verifier.verify(mint(claims(), keys.ec, "ES256", kid="ec-9"))
+
+
+async def test_a_hung_jwks_holds_up_no_token_whose_key_is_known(
+    keys: ProviderKeys, jwks: JwksServer
+) -> None:
+    clock = FakeMonotonic()
+    source = JwksKeys(jwks.url, monotonic=clock, timeout=1.0)
+    verifier = IdentityVerifier(source)
+    tokens = [mint(claims(lifetime=3600), keys.ec, "ES256", kid="ec-1") for _ in range(20)]
+    await verifier.verify(tokens[0])
+    jwks.delay = 3.0  # the provider hangs: every read runs into the timeout
+    clock.now += 301  # past the lifespan
+
+    async def timed(token: str) -> float:
+        started = time.perf_counter()
+        await verifier.verify(token)
+        return time.perf_counter() - started
+
+    took = await asyncio.gather(*(timed(t) for t in tokens))
+    assert max(took) < 0.2, took  # answered from the keys held, not after the read
+    refresh = source.pending_read
+    assert refresh is not None and not refresh.done()  # one read, in the background
+    assert source.reads == 2
+
+    # A kid never seen waits for that same read, which times out: 503, as before.
+    started = time.perf_counter()
+    with pytest.raises(ServiceUnavailableError):
+        await verifier.verify(mint(claims(), keys.ec, "ES256", kid="ec-9"))
+    assert time.perf_counter() - started < 1.0 + 0.5
+    assert refresh.done() and source.reads == 2
+
+    # After the failure: known keys still answer at once, and the next read waits the
+    # retry interval, then runs in the background again.
+    assert max(await asyncio.gather(*(timed(t) for t in tokens))) < 0.2
+    assert source.pending_read is None and source.reads == 2
+    clock.now += 5
+    assert max(await asyncio.gather(*(timed(t) for t in tokens))) < 0.2
+    assert source.pending_read is not None and source.reads == 3
+    await source.pending_read
+
+
+async def test_a_rotated_key_appears_after_the_background_refresh(
+    keys: ProviderKeys, jwks: JwksServer
+) -> None:
+    clock = FakeMonotonic()
+    source = JwksKeys(jwks.url, monotonic=clock)
+    verifier = IdentityVerifier(source)
+    known = mint(claims(lifetime=3600), keys.ec, "ES256", kid="ec-1")
+    await verifier.verify(known)
+    jwks.document = {"keys": [keys.rsa_jwk("rsa-2")]}  # ec-1 retired, rsa-2 in
+    clock.now += 301
+    await verifier.verify(known)  # answered from the stale set, which is refreshed
+    assert source.pending_read is not None
+    await source.pending_read
+    assert jwks.requests == 2
+    await verifier.verify(mint(claims(), keys.rsa, "RS256", kid="rsa-2"))
+    with pytest.raises(IdentityInvalidError, match="kid"):  # retired: no longer held
+        await verifier.verify(known)
+    assert jwks.requests == 2  # neither asked for another read (the cooldown)
 
 
 async def test_a_jwks_that_is_not_a_key_set_is_a_failed_read(keys: ProviderKeys) -> None:
