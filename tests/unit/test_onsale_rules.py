@@ -15,6 +15,7 @@ from adapters.clock import ManualClock
 from concert_core import ConcertService, Policy
 from concert_core.domain import (
     Concert,
+    ConcertId,
     Phase,
     ReservationId,
     SaleClosedError,
@@ -22,6 +23,7 @@ from concert_core.domain import (
     SaleSettings,
     SeatKey,
     SeatNo,
+    ServiceUnavailableError,
     TokenId,
     TokenNotActiveError,
     TokenStatus,
@@ -147,6 +149,39 @@ async def test_a_pause_reaches_an_instance_whose_kept_sale_is_being_read_afresh(
     units.open.set()
     states = await asyncio.gather(first, second)
     assert [state.concert.sale.paused for state in states] == [True, True]
+
+
+async def test_requests_finding_a_sale_stale_share_one_read_and_its_failure(
+    policy: Policy, clock: ManualClock
+) -> None:
+    """A database refusing reads (a file locked elsewhere, a full pool) answers a
+    stampede all at once: one read is made, and its failure is every request's, not one
+    wait after another."""
+    reads = 0
+
+    class Refusing:
+        def __call__(self) -> Refusing:
+            return self
+
+        async def __aenter__(self) -> None:
+            nonlocal reads
+            reads += 1
+            await asyncio.sleep(0.05)
+            raise ServiceUnavailableError("the database is locked")
+
+        async def __aexit__(self, *_: object) -> None:
+            return None
+
+    book = SaleBook(Refusing(), policy)  # type: ignore[arg-type]
+    now = await clock.now()
+    results = await asyncio.gather(
+        *(book.state(ConcertId(1), now) for _ in range(30)), return_exceptions=True
+    )
+    assert reads == 1
+    assert all(isinstance(result, ServiceUnavailableError) for result in results)
+    with pytest.raises(ServiceUnavailableError):  # the next request tries again
+        await book.state(ConcertId(1), now)
+    assert reads == 2
 
 
 async def test_the_operators_message_reaches_every_fan(

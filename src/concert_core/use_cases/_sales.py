@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+from functools import partial
 
 from attrs import frozen
 
@@ -42,26 +43,37 @@ class SaleBook:
         self._uow_factory = uow_factory
         self._policy = policy
         self._kept: dict[ConcertId, SaleState] = {}
-        self._reading: dict[ConcertId, asyncio.Lock] = {}
-        """One read at a time per concert: a stampede of requests finding the kept
-        sale stale makes one read, not one each (the others wait for it)."""
+        self._reading: dict[ConcertId, asyncio.Future[SaleState]] = {}
+        """The read of each concert under way: a stampede of requests finding the kept
+        sale stale shares one read, and its outcome, a failure included (so that a
+        database refusing every read answers them all at once, not one after another)."""
 
     async def state(
         self, concert_id: ConcertId, now: dt.datetime, *, fresh: bool = False
     ) -> SaleState:
         """The concert's sale (read from storage if ``fresh``, or if the one kept is
-        older than an admission interval); NotFoundError if the concert does not exist."""
+        older than an admission interval); NotFoundError if the concert does not exist.
+
+        Requests finding it stale while another reads it wait for that read rather than
+        take the stale one: a change must reach them within the interval."""
         kept = self._kept.get(concert_id)
-        if kept is not None and not fresh and self._recent(kept, now):
-            return kept
-        # Requests finding it stale while another reads it wait for that read rather
-        # than take the stale one: a change must reach them within the interval.
-        reading = self._reading.setdefault(concert_id, asyncio.Lock())
-        async with reading:
-            kept = self._kept.get(concert_id)
-            if kept is not None and not fresh and self._recent(kept, now):
-                return kept
+        if fresh:
             return await self._read(concert_id, kept, now)
+        if kept is not None and self._recent(kept, now):
+            return kept
+        reading = self._reading.get(concert_id)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(concert_id, kept, now))
+            self._reading[concert_id] = reading
+            reading.add_done_callback(partial(self._done, concert_id))
+        # Shielded: a request given up on does not cancel the read the others await.
+        return await asyncio.shield(reading)
+
+    def _done(self, concert_id: ConcertId, reading: asyncio.Future[SaleState]) -> None:
+        if self._reading.get(concert_id) is reading:
+            del self._reading[concert_id]
+        if not reading.cancelled():
+            reading.exception()  # retrieved here, so never reported as unretrieved
 
     async def _read(
         self, concert_id: ConcertId, kept: SaleState | None, now: dt.datetime
