@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from attrs import field, frozen
-from redis.connection import parse_url
 
 from concert_core.policy import Policy
+from entrypoints import setting_values as values
+from entrypoints.setting_values import IpNetwork
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./concert.db"
 DEFAULT_REDIS_NAMESPACE = "concert"
@@ -20,22 +20,19 @@ DEFAULT_DATABASE_POOL_SIZE = 10
 DEFAULT_REDIS_POOL_SIZE = 50
 DEFAULT_JOINS_PER_MINUTE = 60
 DEFAULT_JOINS_PER_FAN_PER_MINUTE = 10
-MAX_RATE_LIMIT = 1_000_000
 DEFAULT_HEADER_TIMEOUT_SECONDS = 5.0
 DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
 DEFAULT_CHALLENGE_MAX_NUMBER = 50_000
 """The join challenge's cost (docs/contract.md §9): 25,000 hashes on average, well under
 a second in a browser."""
-MAX_CHALLENGE_MAX_NUMBER = 10_000_000
 DEFAULT_CHALLENGE_TTL = dt.timedelta(minutes=5)
-MAX_CHALLENGE_TTL = dt.timedelta(days=1)
-MEMORY_URL = "memory://"
+
+MEMORY_URL = values.MEMORY_URL
 """``CONCERT_DATABASE_URL=memory://`` keeps everything in the process (demos, tests)."""
 
 PREFIX = "CONCERT_"
 
 _T = TypeVar("_T")
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -115,16 +112,18 @@ class Settings:
         base = Policy()
         try:
             policy = Policy(
-                active_capacity=get("ACTIVE_CAPACITY", _int, base.active_capacity),
+                active_capacity=get("ACTIVE_CAPACITY", values.whole_number, base.active_capacity),
                 admission_interval=get(
-                    "ADMISSION_INTERVAL_SECONDS", _seconds, base.admission_interval
+                    "ADMISSION_INTERVAL_SECONDS", values.duration, base.admission_interval
                 ),
-                active_ttl=get("ACTIVE_TTL_SECONDS", _seconds, base.active_ttl),
-                hold_ttl=get("HOLD_TTL_SECONDS", _seconds, base.hold_ttl),
-                idle_timeout=get("QUEUE_IDLE_TIMEOUT_SECONDS", _seconds, base.idle_timeout),
-                max_holds_per_user=get("MAX_HOLDS_PER_USER", _int, base.max_holds_per_user),
+                active_ttl=get("ACTIVE_TTL_SECONDS", values.duration, base.active_ttl),
+                hold_ttl=get("HOLD_TTL_SECONDS", values.duration, base.hold_ttl),
+                idle_timeout=get("QUEUE_IDLE_TIMEOUT_SECONDS", values.duration, base.idle_timeout),
+                max_holds_per_user=get(
+                    "MAX_HOLDS_PER_USER", values.whole_number, base.max_holds_per_user
+                ),
                 idempotency_lease=get(
-                    "IDEMPOTENCY_LEASE_SECONDS", _seconds, base.idempotency_lease
+                    "IDEMPOTENCY_LEASE_SECONDS", values.duration, base.idempotency_lease
                 ),
             )
         except (ValueError, TypeError) as error:
@@ -134,35 +133,37 @@ class Settings:
         if secret is not None and len(secret.encode()) < 32:
             raise SettingsError(f"{PREFIX}TOKEN_SECRET must be at least 32 bytes long")
         return cls(
-            database_url=get("DATABASE_URL", _database_url, DEFAULT_DATABASE_URL),
-            redis_url=get("REDIS_URL", _redis_url, None),
-            redis_namespace=get("REDIS_NAMESPACE", _namespace, DEFAULT_REDIS_NAMESPACE),
-            database_pool_size=get("DATABASE_POOL_SIZE", _pool_size, DEFAULT_DATABASE_POOL_SIZE),
-            redis_pool_size=get("REDIS_POOL_SIZE", _pool_size, DEFAULT_REDIS_POOL_SIZE),
+            database_url=get("DATABASE_URL", values.database_url, DEFAULT_DATABASE_URL),
+            redis_url=get("REDIS_URL", values.redis_url, None),
+            redis_namespace=get("REDIS_NAMESPACE", values.namespace, DEFAULT_REDIS_NAMESPACE),
+            database_pool_size=get(
+                "DATABASE_POOL_SIZE", values.pool_size, DEFAULT_DATABASE_POOL_SIZE
+            ),
+            redis_pool_size=get("REDIS_POOL_SIZE", values.pool_size, DEFAULT_REDIS_POOL_SIZE),
             token_secret=secret,
             admin_key=_admin_key(get("ADMIN_KEY", str, None)),
             policy=policy,
             **identity,
             rate_limit_joins_per_minute=get(
-                "RATE_LIMIT_JOINS_PER_MINUTE", _rate, DEFAULT_JOINS_PER_MINUTE
+                "RATE_LIMIT_JOINS_PER_MINUTE", values.rate, DEFAULT_JOINS_PER_MINUTE
             ),
             rate_limit_joins_per_fan_per_minute=get(
-                "RATE_LIMIT_JOINS_PER_FAN_PER_MINUTE", _rate, DEFAULT_JOINS_PER_FAN_PER_MINUTE
+                "RATE_LIMIT_JOINS_PER_FAN_PER_MINUTE", values.rate, DEFAULT_JOINS_PER_FAN_PER_MINUTE
             ),
-            rate_limit_requests_per_minute=get("RATE_LIMIT_REQUESTS_PER_MINUTE", _rate, 0),
-            trusted_proxies=get("TRUSTED_PROXIES", _networks, ()),
+            rate_limit_requests_per_minute=get("RATE_LIMIT_REQUESTS_PER_MINUTE", values.rate, 0),
+            trusted_proxies=get("TRUSTED_PROXIES", values.networks, ()),
             header_timeout_seconds=get(
-                "HEADER_TIMEOUT_SECONDS", _header_timeout, DEFAULT_HEADER_TIMEOUT_SECONDS
+                "HEADER_TIMEOUT_SECONDS", values.header_timeout, DEFAULT_HEADER_TIMEOUT_SECONDS
             ),
             max_connections_per_address=get(
                 "MAX_CONNECTIONS_PER_ADDRESS",
-                _connections_per_address,
+                values.connections_per_address,
                 DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             ),
             challenge_max_number=get(
-                "CHALLENGE_MAX_NUMBER", _challenge_max_number, DEFAULT_CHALLENGE_MAX_NUMBER
+                "CHALLENGE_MAX_NUMBER", values.challenge_max_number, DEFAULT_CHALLENGE_MAX_NUMBER
             ),
-            challenge_ttl=get("CHALLENGE_TTL_SECONDS", _challenge_ttl, DEFAULT_CHALLENGE_TTL),
+            challenge_ttl=get("CHALLENGE_TTL_SECONDS", values.challenge_ttl, DEFAULT_CHALLENGE_TTL),
         )
 
 
@@ -241,119 +242,3 @@ def _jwks_url(raw: str) -> str:
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
         raise ValueError(expected)
     return raw
-
-
-SUPPORTED_DATABASES = ("sqlite+aiosqlite://", "postgresql+asyncpg://", MEMORY_URL)
-
-
-def _database_url(raw: str) -> str:
-    if not raw.startswith(SUPPORTED_DATABASES):
-        raise ValueError(
-            "expected sqlite+aiosqlite:///path.db, postgresql+asyncpg://user@host/db or memory://"
-        )
-    return raw
-
-
-SUPPORTED_REDIS = ("redis://", "rediss://", "unix://")
-_redis_url_options: Callable[[str], dict[str, object]] = parse_url
-"""redis-py's own reading of a URL's query options (its function is unannotated)."""
-
-
-def _redis_url(raw: str) -> str:
-    expected = "expected redis://host:6379/0, rediss://host:6379/0 or unix:///path"
-    if not raw.startswith(SUPPORTED_REDIS):
-        raise ValueError(expected)
-    try:
-        parts = urlsplit(raw)
-        _redis_url_options(raw)  # the options redis-py reads from the query, checked now
-        parts.port  # noqa: B018  (raises for a port that is not a number)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"{expected}: {error}") from None
-    if parts.scheme != "unix" and not parts.hostname:
-        raise ValueError(f"{expected}: the host is missing")
-    if parts.scheme != "unix" and not re.fullmatch(r"/?\d{0,5}", parts.path):
-        raise ValueError(f"{expected}: the database is a number")
-    return raw
-
-
-def _namespace(raw: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", raw):
-        raise ValueError("expected 1 to 64 letters, digits, '_', '.' or '-'")
-    return raw
-
-
-def _pool_size(raw: str) -> int:
-    size = _int(raw)
-    if not 1 <= size <= 1_000:
-        raise ValueError("expected a whole number from 1 to 1000")
-    return size
-
-
-def _int(raw: str) -> int:
-    if not raw.isascii():
-        raise ValueError("expected a whole number")
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError("expected a whole number") from None
-
-
-def _seconds(raw: str) -> dt.timedelta:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("expected a number of seconds") from None
-    if not 0 < value < 366 * 86_400:
-        raise ValueError("expected a number of seconds greater than 0")
-    return dt.timedelta(seconds=value)
-
-
-def _rate(raw: str) -> int:
-    rate = _int(raw)
-    if not 0 <= rate <= MAX_RATE_LIMIT:
-        raise ValueError(f"expected a whole number from 0 (no limit) to {MAX_RATE_LIMIT}")
-    return rate
-
-
-def _networks(raw: str) -> tuple[IpNetwork, ...]:
-    """Comma-separated addresses or networks (``10.0.0.0/8``, ``192.0.2.7``, ``::1``)."""
-    networks = []
-    for part in raw.split(","):
-        item = part.strip()
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=True))
-        except ValueError as error:
-            raise ValueError(f"expected IP addresses or networks, comma-separated: {error}") from (
-                None
-            )
-    return tuple(networks)
-
-
-def _header_timeout(raw: str) -> float:
-    seconds = _seconds(raw).total_seconds()
-    if seconds > 300:
-        raise ValueError("expected a number of seconds from above 0 to 300")
-    return seconds
-
-
-def _connections_per_address(raw: str) -> int:
-    count = _int(raw)
-    if not 0 <= count <= 1_000_000:
-        raise ValueError("expected a whole number from 0 (no bound) to 1000000")
-    return count
-
-
-def _challenge_max_number(raw: str) -> int:
-    number = _int(raw)
-    if not 1 <= number <= MAX_CHALLENGE_MAX_NUMBER:
-        raise ValueError(f"expected a whole number from 1 to {MAX_CHALLENGE_MAX_NUMBER:_}")
-    return number
-
-
-def _challenge_ttl(raw: str) -> dt.timedelta:
-    ttl = _seconds(raw)
-    if not dt.timedelta(seconds=1) <= ttl <= MAX_CHALLENGE_TTL:
-        raise ValueError("expected a number of seconds from 1 to 86400")
-    return ttl

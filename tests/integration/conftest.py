@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -48,3 +51,28 @@ def environment(tmp_path: Path) -> dict[str, str]:
     for command in (["db", "upgrade"], ["seed", "--concerts", "1", "--dates", "1"]):
         subprocess.run([*CONCERT, *command], env=env, check=True, capture_output=True)
     return env
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A ``concert serve`` on a free port with ``env``: its base URL and port. On leaving,
+    it is stopped, and must not have printed a traceback."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*CONCERT, "serve", "--port", str(port), "--no-access-log"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base, process)
+        yield base, port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            out, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            out, _ = process.communicate()
+        assert b"Traceback" not in out, out.decode(errors="replace")[-3000:]

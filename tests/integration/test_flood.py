@@ -8,8 +8,6 @@ user id. The table it prints (``pytest -s``) is the one docs/security.md quotes.
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,7 +17,7 @@ from typing import Any
 import httpx
 
 from identity_support import SECRET
-from integration.conftest import CONCERT, free_port, wait_until_up
+from integration.conftest import serving
 from support import solve_challenge
 
 FLOOD_SECONDS = 3.0
@@ -32,25 +30,8 @@ CONCERT_ID = 1
 def server(environment: dict[str, str], **settings: str) -> Iterator[str]:
     env = {**environment, "CONCERT_ADMIN_KEY": ADMIN_KEY}
     env.update({f"CONCERT_{name.upper()}": value for name, value in settings.items()})
-    port = free_port()
-    process = subprocess.Popen(
-        [*CONCERT, "serve", "--port", str(port), "--no-access-log"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
+    with serving(env) as (base, _):
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            out, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, _ = process.communicate()
-        assert b"Traceback" not in out, out.decode(errors="replace")[-3000:]
 
 
 Join = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from integration.conftest import CONCERT, free_port, wait_until_up
+from integration.conftest import serving as serving_with
 from integration.slow_clients import HELD
 from integration.staying_up import CONNECTIONS, Outcome, fan_under_attack
 
@@ -29,25 +30,8 @@ PER_ADDRESS = 256
 
 @pytest.fixture
 def serving(environment: dict[str, str]) -> Iterator[tuple[str, int]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*CONCERT, "serve", "--port", str(port), "--no-access-log"],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
-        yield base, port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            out, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, _ = process.communicate()
-        assert b"Traceback" not in out, out.decode(errors="replace")[-3000:]
+    with serving_with(environment) as served:
+        yield served
 
 
 def assert_fan_served_and_slow_clients_bounded(outcome: Outcome) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from litestar.types import Scope
 
-from entrypoints.settings import IpNetwork
+from entrypoints.setting_values import IpNetwork
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

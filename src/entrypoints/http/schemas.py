@@ -15,7 +15,6 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from concert_core.domain import DateAvailability, Payment
 from concert_core.domain.values import MAX_CHARGE, MIN_CHARGE, SEATS_PER_DATE
-from concert_core.ports import JoinChallenge
 from concert_core.use_cases import (
     Balance,
     ConcertListing,
@@ -125,38 +124,6 @@ class SaleNoticeResponse(Struct, kw_only=True):
     @classmethod
     def of(cls, sale: SaleView) -> SaleNoticeResponse:
         return cls(phase=sale.phase.value, opens_at=sale.opens_at, message=sale.message)
-
-
-class JoinChallengeResponse(Struct, kw_only=True):
-    """A join challenge in the ALTCHA format (docs/contract.md §9)."""
-
-    algorithm: Annotated[Literal["SHA-256"], Meta(description="The hash: always SHA-256.")]
-    challenge: Annotated[
-        str, Meta(description="The hex SHA-256 of salt + str(number) for the number sought.")
-    ]
-    salt: Annotated[
-        str,
-        Meta(
-            description=(
-                "Hashed as it is, number appended; carries the concert and the expiry "
-                "(unix seconds): <hex>?expires=<t>&concert=<id>&"
-            )
-        ),
-    ]
-    signature: Annotated[str, Meta(description="The service's HMAC of the challenge.")]
-    maxnumber: Annotated[
-        int, Meta(ge=1, description="The number sought is from 0 to this, inclusive.")
-    ]
-
-    @classmethod
-    def of(cls, made: JoinChallenge) -> JoinChallengeResponse:
-        return cls(
-            algorithm="SHA-256",
-            challenge=made.challenge,
-            salt=made.salt,
-            signature=made.signature,
-            maxnumber=made.maxnumber,
-        )
 
 
 class QueueStatusResponse(Struct, kw_only=True):

@@ -18,6 +18,7 @@ from concert_core.use_cases import (
     NewJoinChallenge,
     QueueStatus,
 )
+from entrypoints.http.challenge_schema import JoinChallengeResponse
 from entrypoints.http.client_address import scope_address
 from entrypoints.http.controllers.parameters import (
     RETRY_AFTER_WHILE_WAITING,
@@ -30,7 +31,6 @@ from entrypoints.http.identity import ACTS_FOR_FAN, IDENTIFIED, require_owner, v
 from entrypoints.http.metrics import app_metrics
 from entrypoints.http.schemas import (
     IssueTokenRequest,
-    JoinChallengeResponse,
     QueueStatusResponse,
     QueueTokenResponse,
 )
