@@ -83,6 +83,11 @@ class ClientLimits:
         self.joins_per_fan_per_minute = joins_per_fan_per_minute
         self.requests_per_minute = requests_per_minute
 
+    @property
+    def joins_limited(self) -> bool:
+        """Whether any join limit is on (else a join asks nothing of the limiter)."""
+        return bool(self.joins_per_minute or self.joins_per_fan_per_minute)
+
     async def hit_join(self, address: str, user_id: UUID | None = None) -> None:
         """Count one join from ``address`` (and, given ``user_id``, by that fan: only
         when the fan is verified, else anyone could use up a fan's joins). Raises
