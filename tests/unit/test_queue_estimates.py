@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import pytest
 
@@ -87,3 +88,41 @@ def test_an_active_or_expired_token_gets_a_slow_hint() -> None:
     for status in (TokenStatus.ACTIVE, TokenStatus.EXPIRED):
         assert poll_after_seconds(status, None, 0, idle_timeout=IDLE) == 30
         assert poll_after_seconds(status, None, None, idle_timeout=dt.timedelta(seconds=30)) == 10
+
+
+def _hint_at(position: int, rate: float) -> int:
+    wait = estimated_wait_seconds(position, rate, active_ttl=TTL, capacity=100)
+    return poll_after_seconds(
+        TokenStatus.WAITING, position, wait, idle_timeout=IDLE, admissions_per_second=rate
+    )
+
+
+@pytest.mark.parametrize("rate", [0.5, 10.0, 100.0])
+def test_beyond_the_front_the_hint_follows_a_fifth_of_the_observed_wait(rate: float) -> None:
+    for position in (101, 1_000, 20_000, 10**6):
+        wait = math.ceil(position / rate)
+        expected = min(
+            max(math.ceil(math.sqrt(position) / 10), math.ceil(position / rate / 5)),
+            wait,
+            IDLE.total_seconds() // 3,
+        )
+        assert _hint_at(position, rate) == expected
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.01, 1.0, 100.0])
+def test_the_front_of_the_line_polls_every_second_whatever_the_rate(rate: float) -> None:
+    assert {_hint_at(p, rate) for p in range(1, 101)} == {1}
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 7.0, 100.0])
+def test_the_followed_hint_never_falls_as_the_position_grows(rate: float) -> None:
+    hints = [_hint_at(p, rate) for p in range(1, 200_000, 97)]
+    assert hints == sorted(hints)
+    assert max(hints) <= IDLE.total_seconds() // 3
+
+
+def test_a_slow_line_asks_far_fewer_polls_than_the_position_alone_would() -> None:
+    # 50,000th at 10 admissions a second: an 83-minute wait. The position alone says
+    # every 23 s; the wait says every 100 s (the idle timeout's third).
+    assert _hint_at(50_000, 10.0) == 100
+    assert poll_after_seconds(TokenStatus.WAITING, 50_000, None, idle_timeout=IDLE) == 23

@@ -188,22 +188,37 @@ def estimated_wait_seconds(
     return math.ceil(position * active_ttl.total_seconds() / max(capacity, 1))
 
 
+FRONT_PLACES = 100
+"""The front of the line: these places are told to poll every second, whatever the
+estimated wait says, so that the next admissions are seen at once."""
+WAIT_SHARE = 5
+"""Beyond the front, a fan polls at least every ``1 / WAIT_SHARE`` of its estimated
+wait (observed rate): about five polls before its turn, then more as it nears."""
+
+
 def poll_after_seconds(
     status: TokenStatus,
     position: int | None,
     estimated_wait: int | None,
     *,
     idle_timeout: dt.timedelta,
+    admissions_per_second: float = 0.0,
 ) -> int:
     """How long a client should wait before polling again.
 
-    Grows with the square root of the position (1 s near the front, about 10 s at
-    10,000th, 23 s at 50,000th), never past the expected wait, and never more than a
-    third of the idle timeout so that a client following the hint keeps its place.
+    Grows with the position: the larger of the square root of the position over ten
+    (1 s near the front, about 10 s at 10,000th) and, beyond the first
+    ``FRONT_PLACES`` and once admissions are observed, a fifth of the wait they predict
+    (``position / admissions_per_second``), so a fan an hour from its turn is not asked
+    every 20 s. Never past the expected wait, so the front stays at 1 s; never more
+    than a third of the idle timeout, so a client following the hint keeps its place.
     """
     ceiling = max(1, int(idle_timeout.total_seconds() // 3))
     if status is TokenStatus.WAITING and position is not None:
         hint = max(1, math.ceil(math.sqrt(position) / 10))
+        if position > FRONT_PLACES and admissions_per_second > 0:
+            wait = position / admissions_per_second
+            hint = max(hint, math.ceil(wait / WAIT_SHARE))
         if estimated_wait is not None:
             hint = min(hint, max(1, estimated_wait))
         return min(hint, ceiling)

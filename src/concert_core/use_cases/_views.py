@@ -74,7 +74,11 @@ def queue_view(place: QueuePlace, sale: SaleState, policy: Policy, now: dt.datet
         elif place.status is TokenStatus.ACTIVE:
             wait = 0
         poll_after = poll_after_seconds(
-            place.status, position, wait, idle_timeout=policy.idle_timeout
+            place.status,
+            position,
+            wait,
+            idle_timeout=policy.idle_timeout,
+            admissions_per_second=place.admission_rate,
         )
     return QueueView(
         user_id=token.user_id,
