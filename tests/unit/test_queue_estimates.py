@@ -99,7 +99,7 @@ def _hint_at(position: int, rate: float) -> int:
 
 @pytest.mark.parametrize("rate", [0.5, 10.0, 100.0])
 def test_beyond_the_front_the_hint_follows_a_fifth_of_the_observed_wait(rate: float) -> None:
-    for position in (101, 1_000, 20_000, 10**6):
+    for position in (1_001, 5_000, 20_000, 10**6):
         wait = math.ceil(position / rate)
         expected = min(
             max(math.ceil(math.sqrt(position) / 10), math.ceil(position / rate / 5)),
@@ -110,8 +110,11 @@ def test_beyond_the_front_the_hint_follows_a_fifth_of_the_observed_wait(rate: fl
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.01, 1.0, 100.0])
-def test_the_front_of_the_line_polls_every_second_whatever_the_rate(rate: float) -> None:
+def test_the_front_of_the_line_keeps_the_square_root_curve_whatever_the_rate(
+    rate: float,
+) -> None:
     assert {_hint_at(p, rate) for p in range(1, 101)} == {1}
+    assert max(_hint_at(p, rate) for p in range(1, 1_001)) <= 4
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.3, 7.0, 100.0])

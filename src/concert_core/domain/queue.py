@@ -188,9 +188,10 @@ def estimated_wait_seconds(
     return math.ceil(position * active_ttl.total_seconds() / max(capacity, 1))
 
 
-FRONT_PLACES = 100
-"""The front of the line: these places are told to poll every second, whatever the
-estimated wait says, so that the next admissions are seen at once."""
+FRONT_PLACES = 1_000
+"""The front of the line: these places keep the square-root curve (1 s to the 100th,
+at most 4 s), whatever the estimated wait says, so that the next admissions are seen
+soon even when the observed rate lags a burst (a sale's opening)."""
 WAIT_SHARE = 5
 """Beyond the front, a fan polls at least every ``1 / WAIT_SHARE`` of its estimated
 wait (observed rate): about five polls before its turn, then more as it nears."""
@@ -210,8 +211,9 @@ def poll_after_seconds(
     (1 s near the front, about 10 s at 10,000th) and, beyond the first
     ``FRONT_PLACES`` and once admissions are observed, a fifth of the wait they predict
     (``position / admissions_per_second``), so a fan an hour from its turn is not asked
-    every 20 s. Never past the expected wait, so the front stays at 1 s; never more
-    than a third of the idle timeout, so a client following the hint keeps its place.
+    every 20 s. Never past the expected wait, so a fan about to be admitted polls soon;
+    never more than a third of the idle timeout, so a client following the hint keeps
+    its place.
     """
     ceiling = max(1, int(idle_timeout.total_seconds() // 3))
     if status is TokenStatus.WAITING and position is not None:
