@@ -193,7 +193,8 @@ class InUse:
 async def fill(engine: AsyncEngine) -> InUse:
     in_use = InUse()
     async with engine.begin() as c:
-        await c.execute(t.concerts.insert().values(concert_id=CONCERT, title="Aurora", venue="Hall"))
+        concert = {"concert_id": CONCERT, "title": "Aurora", "venue": "Hall"}
+        await c.execute(t.concerts.insert().values(concert))
         await c.execute(t.concert_dates.insert().values(concert_id=CONCERT, date=DATE))
         await c.execute(old_seats.insert(), in_use.seat_rows())
         await c.execute(old_reservations.insert(), in_use.reservations)
@@ -360,8 +361,9 @@ async def test_after_0005_the_holds_go_on_as_they_were(empty_database: AsyncEngi
         let_go = await uow.reservations.get(second)
         seats = await uow.seats.list_seats(CONCERT, DATE)
         # With both holds gone, the holder may hold again up to the limit.
+        turn = TokenId(new_id())
         for seat_no in (20, 21):
-            assert (await uow.seats.hold(request(in_use.holder, seat_no, TokenId(new_id())))).created
+            assert (await uow.seats.hold(request(in_use.holder, seat_no, turn))).created
         await uow.commit()
     assert bought is not None and bought.status is ReservationStatus.CONFIRMED
     assert let_go is not None and let_go.status is ReservationStatus.RELEASED
