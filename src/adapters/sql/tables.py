@@ -142,11 +142,13 @@ seats = Table(
         sqlite_where=text("status = 'HELD'"),
         postgresql_where=text("status = 'HELD'"),
     ),
+    # (Its predicate names held_until, so that a query of one turn's holds, which says
+    # nothing of held_until, can only take the token_id index.)
     Index(
         None,
         "held_until",
-        sqlite_where=text("status = 'HELD'"),
-        postgresql_where=text("status = 'HELD'"),
+        sqlite_where=text("status = 'HELD' AND held_until IS NOT NULL"),
+        postgresql_where=text("status = 'HELD' AND held_until IS NOT NULL"),
     ),
 )
 
@@ -179,9 +181,8 @@ reservation_records = Table(
     Column("held_until", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("token_id", Uuid, nullable=False),
-    ForeignKeyConstraint(
-        ["concert_id", "date", "seat_no"], ["seats.concert_id", "seats.date", "seats.seat_no"]
-    ),
+    # No foreign key to the seat: a record is written from its seat's row, in the
+    # statement that ends the hold, and seats are never deleted.
     CheckConstraint("status IN ('CONFIRMED', 'RELEASED')", name="status"),
     # The backstop against selling a seat twice: one paid reservation per seat.
     Index(

@@ -66,12 +66,13 @@ def _seat_indexes() -> None:
     op.create_index(
         op.f("ix_seats_token_id"), "seats", ["token_id"], sqlite_where=held, postgresql_where=held
     )
+    lapsing = sa.text("status = 'HELD' AND held_until IS NOT NULL")
     op.create_index(
         op.f("ix_seats_held_until"),
         "seats",
         ["held_until"],
-        sqlite_where=held,
-        postgresql_where=held,
+        sqlite_where=lapsing,
+        postgresql_where=lapsing,
     )
 
 
@@ -99,11 +100,6 @@ def upgrade() -> None:
         sa.Column("token_id", sa.Uuid(), nullable=False),
         sa.CheckConstraint(
             "status IN ('CONFIRMED', 'RELEASED')", name=op.f("ck_reservation_records_status")
-        ),
-        sa.ForeignKeyConstraint(
-            ["concert_id", "date", "seat_no"],
-            ["seats.concert_id", "seats.date", "seats.seat_no"],
-            name=op.f("fk_reservation_records_concert_id_seats"),
         ),
         sa.PrimaryKeyConstraint("reservation_id", name=op.f("pk_reservation_records")),
     )
