@@ -36,10 +36,10 @@ from concert_core.domain import (
     Wallet,
 )
 from concert_core.domain.hold_limit import check_hold_limit
-from concert_core.domain.payment import turn_paid_already
+from concert_core.domain.payment import payable, turn_paid_already
 from concert_core.domain.seating import seats_for_date
 from concert_core.domain.values import SEATS_PER_DATE
-from concert_core.ports import HoldOutcome, HoldRequest
+from concert_core.ports import HoldOutcome, HoldRequest, PaymentOutcome, PaymentRequest
 
 
 class _Repository:
@@ -307,6 +307,20 @@ class MemoryWalletRepository(_Repository):
 
 
 class MemoryPaymentRepository(_Repository):
+    async def pay(self, request: PaymentRequest) -> PaymentOutcome:
+        reservations = MemoryReservationRepository(self._db)
+        wallets = MemoryWalletRepository(self._db)
+        user, rids, now = request.user_id, request.reservation_ids, request.now
+        payable({r: await reservations.get(r) for r in rids}, user, request.concert_id)
+        confirmed = await reservations.confirm(user, rids, now)
+        amount = Money(sum(r.price for r in confirmed))
+        pid = request.payment_id
+        wallet = await wallets.debit(user, amount, pid, pid, now)
+        payment = Payment(pid, user, request.concert_id, rids, amount, now, request.token_id)
+        await self.add(payment)
+        await reservations.release_holds_of_token(request.token_id, now)
+        return PaymentOutcome(payment, wallet.balance)
+
     async def add(self, payment: Payment) -> None:
         db = self._db
         if payment.payment_id in db.payments:

@@ -1,8 +1,9 @@
-"""Seats in SQL, and the hold: one seat taken for one fan, under the hold limit.
+"""Seats in SQL, and the hold: one seat taken for one fan, under the hold limit. The
+seat's row is the hold (decision 20).
 
 Every guarded change is a conditional statement whose condition storage checks at the
 moment of the write (``UPDATE ... WHERE <still true>``), with a constraint behind it as
-the backstop. PostgreSQL holds in two statements (``adapters.sql.postgres``); SQLite
+the backstop. PostgreSQL holds in one statement (``adapters.sql.postgres``); SQLite
 takes the same steps a statement at a time under its one write lock.
 """
 
@@ -10,16 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import Row, and_, case, func, or_, select, update
 
 from adapters.sql import postgres
 from adapters.sql import tables as t
-from adapters.sql.dialect import uuid_lock_key
 from adapters.sql.engine import is_postgres
-from adapters.sql.holds import HELD, SEAT_KEY, live_hold, mark_released, seat_is
-from adapters.sql.reservations import SqlReservationRepository
+from adapters.sql.holds import (
+    HELD,
+    SEAT_KEY,
+    hold_of,
+    live_hold,
+    micros,
+    record_values,
+    seat_is,
+)
 from adapters.sql.transactions import SqlRepository
 from concert_core.domain import (
     ConcertId,
@@ -103,50 +109,16 @@ class SqlSeatRepository(SqlRepository):
         return [DateSeats(r.date, int(r.available), int(r.held), int(r.sold)) for r in rows]
 
     async def hold(self, request: HoldRequest) -> HoldOutcome:
-        # No savepoint: every refusal below comes before the first write.
-        c, key, now = self._c, request.seat, request.now
-        on_postgres = is_postgres(c)
-        locking = postgres.LOCK_SEAT_FOR_HOLD if on_postgres else _SEAT
-        params = {"concert_id": key.concert_id, "date": key.date, "seat_no": key.seat_no}
-        if on_postgres:
-            params |= {"user_key": uuid_lock_key(request.user_id), "concert_key": key.concert_id}
-        row = (await c.execute(locking, params)).first()
-        if row is None:
-            raise NotFoundError(f"concert {key.concert_id} has no seat {key.seat_no} on {key.date}")
-        stored = _seat(row)
-        if stored.is_held_by(request.user_id, now) and stored.reservation_id:
-            r = t.reservations.c
-            await c.execute(
-                update(t.reservations)
-                .where(r.reservation_id == stored.reservation_id, r.token_id != request.token_id)
-                .values(token_id=request.token_id)
-            )
-            mine = await SqlReservationRepository(c).get(stored.reservation_id)
-            assert mine is not None
-            return HoldOutcome(mine, created=False)
-        seat = _seat(row)
-        seat.hold(request.user_id, request.reservation_id, now, request.until)  # or raise
-        reservation = Reservation.hold(
-            request.reservation_id,
-            request.user_id,
-            key,
-            seat.price,
-            now,
-            request.until,
-            request.token_id,
-        )
-        if on_postgres:
-            await self._take_postgres(request, stored.reservation_id)
-        else:
-            await self._take(request, stored.reservation_id, seat.price)
-        return HoldOutcome(reservation, created=True)
+        if is_postgres(self._c):
+            return await self._hold_postgres(request)
+        return await self._hold_sqlite(request)
 
-    async def _take_postgres(self, request: HoldRequest, previous: UUID | None) -> None:
-        """Count, take, release the lapsed hold and record the new one: one statement,
-        judged after the seat row and the user's advisory lock are held (its snapshot is
-        taken after them), and writing nothing unless it takes the seat."""
-        key = request.seat
-        outcome = (
+    async def _hold_postgres(self, request: HoldRequest) -> HoldOutcome:
+        """One statement (``postgres.HOLD``): lock the seat row, add the hold to the
+        fan's limit row if the seat is free and the limit allows it, take the seat (or
+        move the fan's own live hold to this turn), record a lapsed hold it replaces."""
+        key, now = request.seat, request.now
+        row = (
             await self._c.execute(
                 postgres.HOLD,
                 {
@@ -156,27 +128,65 @@ class SqlSeatRepository(SqlRepository):
                     "user_id": request.user_id,
                     "token_id": request.token_id,
                     "reservation_id": request.reservation_id,
-                    "previous": previous,
-                    "now": request.now,
+                    "rid": str(request.reservation_id),
+                    "now": now,
                     "until": request.until,
+                    "now_us": micros(now),
+                    "until_us": micros(request.until),
                     "max_holds": request.max_holds,
                 },
             )
-        ).one()
-        check_hold_limit(outcome.live, request.max_holds)
-        if outcome.taken != 1:
+        ).first()
+        if row is None:
+            raise NotFoundError(f"concert {key.concert_id} has no seat {key.seat_no} on {key.date}")
+        stored = _seat(row)
+        if stored.is_held_by(request.user_id, now) and stored.reservation_id:
+            mine = hold_of(row)
+            mine.move_to(request.token_id)
+            return HoldOutcome(mine, created=False)
+        if not row.free:
             raise SeatUnavailableError(f"seat {key.seat_no} on {key.date} is taken")
+        if not row.taken:
+            check_hold_limit(request.max_holds, request.max_holds)
+        return HoldOutcome(self._new_hold(request, stored.price), created=True)
 
-    async def _take(self, request: HoldRequest, previous: UUID | None, price: Money) -> None:
-        """As ``_take_postgres``, a statement at a time (SQLite: the write lock, held from
-        ``BEGIN IMMEDIATE``, serialises holds)."""
+    @staticmethod
+    def _new_hold(request: HoldRequest, price: Money) -> Reservation:
+        return Reservation.hold(
+            request.reservation_id,
+            request.user_id,
+            request.seat,
+            price,
+            request.now,
+            request.until,
+            request.token_id,
+        )
+
+    async def _hold_sqlite(self, request: HoldRequest) -> HoldOutcome:
+        """A statement at a time: the write lock, held from ``BEGIN IMMEDIATE``,
+        serialises holds, so the fan's live holds are counted on the seats."""
         c, key, now = self._c, request.seat, request.now
-        r = t.reservations.c
+        params = {"concert_id": key.concert_id, "date": key.date, "seat_no": key.seat_no}
+        row = (await c.execute(_SEAT, params)).first()
+        if row is None:
+            raise NotFoundError(f"concert {key.concert_id} has no seat {key.seat_no} on {key.date}")
+        stored = _seat(row)
+        s = t.seats.c
+        if stored.is_held_by(request.user_id, now) and stored.reservation_id:
+            mine = hold_of(row)
+            if mine.token_id != request.token_id:
+                await c.execute(
+                    update(t.seats).where(seat_is(key)).values(token_id=request.token_id)
+                )
+                mine.move_to(request.token_id)
+            return HoldOutcome(mine, created=False)
+        seat = _seat(row)
+        seat.hold(request.user_id, request.reservation_id, now, request.until)  # or raise
         live = (
             await c.execute(
                 select(func.count())
-                .select_from(t.reservations)
-                .where(r.user_id == request.user_id, r.concert_id == key.concert_id, live_hold(now))
+                .select_from(t.seats)
+                .where(s.concert_id == key.concert_id, s.holder == request.user_id, live_hold(now))
             )
         ).scalar_one()
         check_hold_limit(live, request.max_holds)
@@ -188,23 +198,17 @@ class SqlSeatRepository(SqlRepository):
                 holder=request.user_id,
                 held_until=request.until,
                 reservation_id=request.reservation_id,
+                token_id=request.token_id,
+                held_at=now,
             )
         )
         if taken.rowcount != 1:
             raise SeatUnavailableError(f"seat {key.seat_no} on {key.date} is taken")
-        if previous is not None:
-            await mark_released(c, previous, r.held_until <= now)
-        await c.execute(
-            t.reservations.insert().values(
-                reservation_id=request.reservation_id,
-                user_id=request.user_id,
-                concert_id=key.concert_id,
-                date=key.date,
-                seat_no=key.seat_no,
-                price=price,
-                status=ReservationStatus.HELD.value,
-                held_until=request.until,
-                created_at=now,
-                token_id=request.token_id,
+        if stored.status is SeatStatus.HELD:  # a lapsed hold, replaced: it is released
+            lapsed = hold_of(row)
+            await c.execute(
+                t.reservation_records.insert().values(
+                    record_values(lapsed, ReservationStatus.RELEASED)
+                )
             )
-        )
+        return HoldOutcome(self._new_hold(request, stored.price), created=True)

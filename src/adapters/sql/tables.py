@@ -34,6 +34,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from concert_core.domain.sale import MAX_MESSAGE_LENGTH
 from concert_core.domain.values import MAX_BALANCE
@@ -112,9 +113,14 @@ seats = Table(
     Column("seat_no", Integer, nullable=False),
     Column("price", BigInteger, nullable=False),
     Column("status", String(10), nullable=False),
+    # The seat row is the hold (decision 20): who holds it, until when, under which
+    # reservation id and queue token, since when. A sold seat keeps its buyer and
+    # reservation id; its reservation's record is in reservation_records.
     Column("holder", Uuid, nullable=True),
     Column("held_until", UtcDateTime, nullable=True),
     Column("reservation_id", Uuid, nullable=True),
+    Column("token_id", Uuid, nullable=True),
+    Column("held_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("concert_id", "date", "seat_no"),
     ForeignKeyConstraint(
         ["concert_id", "date"], ["concert_dates.concert_id", "concert_dates.date"]
@@ -123,10 +129,47 @@ seats = Table(
     CheckConstraint("price >= 0", name="price"),
     CheckConstraint("status IN ('AVAILABLE', 'HELD', 'SOLD')", name="status"),
     Index(None, "concert_id", "date", "status"),
+    # A reservation read or paid by its id; a turn's holds; the sweeper's lapsed holds.
+    Index(
+        None,
+        "reservation_id",
+        sqlite_where=text("reservation_id IS NOT NULL"),
+        postgresql_where=text("reservation_id IS NOT NULL"),
+    ),
+    Index(
+        None,
+        "token_id",
+        sqlite_where=text("status = 'HELD'"),
+        postgresql_where=text("status = 'HELD'"),
+    ),
+    # (Its predicate names held_until, so that a query of one turn's holds, which says
+    # nothing of held_until, can only take the token_id index.)
+    Index(
+        None,
+        "held_until",
+        sqlite_where=text("status = 'HELD' AND held_until IS NOT NULL"),
+        postgresql_where=text("status = 'HELD' AND held_until IS NOT NULL"),
+    ),
 )
 
-reservations = Table(
-    "reservations",
+RESERVATION_COLUMNS = (
+    "reservation_id",
+    "user_id",
+    "concert_id",
+    "date",
+    "seat_no",
+    "price",
+    "status",
+    "held_until",
+    "created_at",
+    "token_id",
+)
+"""The columns of a reservation, in the order the ``reservations`` view lists them."""
+
+reservation_records = Table(
+    # The reservations that left their hold: paid (CONFIRMED) or RELEASED. A live or
+    # lapsed hold is its seat's row alone until it is paid or released (decision 20).
+    "reservation_records",
     metadata,
     Column("reservation_id", Uuid, primary_key=True),
     Column("user_id", Uuid, nullable=False),
@@ -138,24 +181,69 @@ reservations = Table(
     Column("held_until", UtcDateTime, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("token_id", Uuid, nullable=False),
-    ForeignKeyConstraint(
-        ["concert_id", "date", "seat_no"], ["seats.concert_id", "seats.date", "seats.seat_no"]
-    ),
-    CheckConstraint("status IN ('HELD', 'CONFIRMED', 'RELEASED')", name="status"),
-    # The backstop against double booking: one live (HELD or CONFIRMED) reservation per
-    # seat. A lapsed hold is marked RELEASED in the same transaction that re-holds.
+    # No foreign key to the seat: a record is written from its seat's row, in the
+    # statement that ends the hold, and seats are never deleted.
+    CheckConstraint("status IN ('CONFIRMED', 'RELEASED')", name="status"),
+    # The backstop against selling a seat twice: one paid reservation per seat.
     Index(
-        "uq_reservations_live_seat",
+        "uq_reservation_records_sold_seat",
         "concert_id",
         "date",
         "seat_no",
         unique=True,
-        sqlite_where=text("status IN ('HELD', 'CONFIRMED')"),
-        postgresql_where=text("status IN ('HELD', 'CONFIRMED')"),
+        sqlite_where=text("status = 'CONFIRMED'"),
+        postgresql_where=text("status = 'CONFIRMED'"),
     ),
-    Index(None, "user_id", "concert_id", "status"),
-    Index(None, "token_id", "status"),
-    Index(None, "status", "held_until"),
+)
+
+views = MetaData()
+"""Views: read like tables, created by the migrations (not compared with ``metadata``)."""
+
+reservations = Table(
+    # Every reservation, as one relation: the records, and each held seat's hold (its
+    # status HELD, lapsed or not). A view (migration 0005), for reading only.
+    "reservations",
+    views,
+    Column("reservation_id", Uuid, primary_key=True),
+    Column("user_id", Uuid, nullable=False),
+    Column("concert_id", BigInteger, nullable=False),
+    Column("date", Date, nullable=False),
+    Column("seat_no", Integer, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("held_until", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("token_id", Uuid, nullable=False),
+)
+
+RESERVATIONS_VIEW = """
+CREATE VIEW reservations AS
+SELECT reservation_id, user_id, concert_id, date, seat_no, price, status, held_until,
+       created_at, token_id
+FROM reservation_records
+UNION ALL
+SELECT reservation_id, holder, concert_id, date, seat_no, price,
+       CAST('HELD' AS VARCHAR(10)), held_until, held_at, token_id
+FROM seats
+WHERE status = 'HELD'
+"""
+"""The ``reservations`` view's definition (migration 0005 creates it)."""
+
+FanHolds = JSON().with_variant(JSONB, "postgresql")
+"""A fan's holds in a concert: ``{reservation id: held until, in µs since the epoch}``."""
+
+fan_holds = Table(
+    # One row per fan and concert, PostgreSQL's device for the hold limit: a hold adds
+    # its entry with ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` the entries still
+    # live number fewer than the limit, a condition PostgreSQL checks on the row's
+    # latest version under its lock; a release or a payment takes entries out, and a
+    # lapsed entry counts no more. SQLite's one write lock lets it count the seats.
+    "fan_holds",
+    metadata,
+    Column("user_id", Uuid, nullable=False),
+    Column("concert_id", BigInteger, nullable=False),
+    Column("holds", FanHolds, nullable=False),
+    PrimaryKeyConstraint("user_id", "concert_id"),
 )
 
 wallets = Table(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 from attrs import frozen
 
-from concert_core.domain.errors import TokenNotActiveError
+from concert_core.domain.errors import NotFoundError, TokenNotActiveError
 from concert_core.domain.queue import TokenStatus
+from concert_core.domain.reservation import Reservation
 from concert_core.domain.values import (
     ConcertId,
     Money,
@@ -35,3 +37,27 @@ def turn_paid_already() -> TokenNotActiveError:
     return TokenNotActiveError(
         "this turn has paid already", token_status=TokenStatus.EXPIRED, position=None
     )
+
+
+def payable(
+    found: Mapping[ReservationId, Reservation | None],
+    user: UserId,
+    concert_id: ConcertId,
+) -> list[Reservation]:
+    """The reservations a payment names, in its order, if each exists (NotFoundError),
+    is the payer's (NotOwnerError) and is of the paying turn's concert
+    (TokenNotActiveError). Whether each is still a live hold is the confirmation's to
+    judge."""
+    if missing := [str(r) for r, one in found.items() if one is None]:
+        raise NotFoundError(f"no reservation {', '.join(missing)}")
+    reservations: Sequence[Reservation] = [r for r in found.values() if r is not None]
+    for reservation in reservations:
+        reservation.check_owner(user)
+    for reservation in reservations:
+        if reservation.concert_id != concert_id:
+            raise TokenNotActiveError(
+                f"reservation {reservation.reservation_id} is for another concert",
+                token_status=TokenStatus.ACTIVE,
+                position=None,
+            )
+    return list(reservations)

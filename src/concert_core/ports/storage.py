@@ -173,7 +173,42 @@ class WalletRepository(Protocol):
         ...
 
 
+@frozen
+class PaymentRequest:
+    """A payment to make: the turn's holds named, paid from the fan's wallet."""
+
+    payment_id: PaymentId
+    """Also the id of the debit's ledger entry (a keyed retry derives the same one)."""
+    user_id: UserId
+    concert_id: ConcertId
+    """The concert of the turn (the queue token) paying."""
+    token_id: TokenId
+    reservation_ids: tuple[ReservationId, ...]
+    now: dt.datetime
+
+
+@frozen
+class PaymentOutcome:
+    payment: Payment
+    balance: Money
+    """The wallet's balance right after the payment."""
+
+
 class PaymentRepository(Protocol):
+    async def pay(self, request: PaymentRequest) -> PaymentOutcome:
+        """The whole payment as one atomic storage operation: every reservation must
+        exist (NotFoundError), be the fan's (NotOwnerError), be of the turn's concert
+        (TokenNotActiveError) and be a live hold (HoldExpiredError, also for a paid
+        one); the balance must cover their prices (InsufficientBalanceError). Then the
+        seats are SOLD, the reservations CONFIRMED, the wallet debited with its ledger
+        entry, the payment recorded (IdempotencyInProgressError if its id or ledger
+        entry exists; TokenNotActiveError if the turn paid already), and the turn's
+        other holds released, together. On a refusal it leaves nothing of its own
+        behind once the unit of work is left without committing (storage may have
+        aborted the transaction already: do not commit after a refusal).
+        """
+        ...
+
     async def add(self, payment: Payment) -> None:
         """Record a payment. IdempotencyInProgressError if its id exists already;
         TokenNotActiveError if a payment was recorded under its token already (a turn

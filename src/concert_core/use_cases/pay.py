@@ -8,14 +8,11 @@ from attrs import field, frozen
 
 from concert_core.domain import (
     Money,
-    NotFoundError,
-    Payment,
     PaymentId,
     ReservationId,
-    TokenNotActiveError,
     ValidationError,
 )
-from concert_core.ports import JsonValue, QueueStore, UnitOfWorkFactory
+from concert_core.ports import JsonValue, PaymentRequest, QueueStore, UnitOfWorkFactory
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._idempotency import KeyedRequest, key_text
 
@@ -92,7 +89,9 @@ class Pay:
       the other is TOKEN_NOT_ACTIVE (storage records one payment per token);
     - all or nothing: the debit, its ledger entry, the payment record, the
       reservations CONFIRMED and the seats SOLD commit together or not at all;
-    - afterwards the token is EXPIRED and the other holds made under it are released
+    - the checks, the sale and the release of the turn's other holds are one storage
+      operation (``PaymentRepository.pay``);
+    - afterwards the token is EXPIRED and any hold made under it meanwhile is released
       (after the receipt is kept: a failure there never loses the receipt).
     """
 
@@ -113,36 +112,15 @@ class Pay:
         claims = self._gate.claims(command.token)
         user = claims.user_id
         token = await self._gate.require_active(command.token, claims.concert_id, now)
+        request = PaymentRequest(
+            payment_id, user, token.concert_id, token.token_id, command.reservation_ids, now
+        )
         async with self._uow_factory() as uow:
-            found = {r: await uow.reservations.get(r) for r in command.reservation_ids}
-            if missing := [str(r) for r, found_one in found.items() if found_one is None]:
-                raise NotFoundError(f"no reservation {', '.join(missing)}")
-            reservations = [r for r in found.values() if r is not None]
-            for reservation in reservations:
-                reservation.check_owner(user)
-            for reservation in reservations:
-                if reservation.concert_id != token.concert_id:
-                    raise TokenNotActiveError(
-                        f"reservation {reservation.reservation_id} is for another concert",
-                        token_status=token.status,
-                        position=None,
-                    )
-            confirmed = await uow.reservations.confirm(user, command.reservation_ids, now)
-            amount = Money(sum(r.price for r in confirmed))
-            wallet = await uow.wallets.debit(user, amount, payment_id, payment_id, now)
-            await uow.payments.add(
-                Payment(
-                    payment_id,
-                    user,
-                    token.concert_id,
-                    command.reservation_ids,
-                    amount,
-                    now,
-                    token.token_id,
-                )
-            )
+            outcome = await uow.payments.pay(request)
             await uow.commit()
-        return PaymentReceipt(payment_id, command.reservation_ids, amount, wallet.balance, now)
+        return PaymentReceipt(
+            payment_id, command.reservation_ids, outcome.payment.amount, outcome.balance, now
+        )
 
     async def earlier(self, command: PayCommand, request_id: uuid.UUID) -> PaymentReceipt | None:
         """The payment stored under the key-derived id, if a first run committed it."""

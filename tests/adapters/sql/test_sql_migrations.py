@@ -58,17 +58,22 @@ async def test_the_queries_have_their_indexes() -> None:
             inspector = inspect(connection)
             return {
                 table: [list(ix["column_names"]) for ix in inspector.get_indexes(table)]
-                for table in ("seats", "queue_tokens", "ledger", "reservations")
+                for table in ("seats", "queue_tokens", "ledger", "reservation_records")
             }
 
         async with engine.connect() as connection:
             found = await connection.run_sync(indexes)
     assert ["concert_id", "date", "status"] in found["seats"]
+    # The seat row is the hold (migration 0005): read and paid by its reservation id,
+    # released with its turn, swept when lapsed.
+    assert ["reservation_id"] in found["seats"]
+    assert ["token_id"] in found["seats"]
+    assert ["held_until"] in found["seats"]
     # Positions count the tokens ahead by their place in line (the slot), not the
     # sequence: the opening of a pre-queue deals places out again.
     assert ["concert_id", "status", "slot"] in found["queue_tokens"]
     assert ["user_id", "serial"] in found["ledger"]
-    assert ["concert_id", "date", "seat_no"] in found["reservations"]
+    assert ["concert_id", "date", "seat_no"] in found["reservation_records"]
 
 
 # -- the on-sale migration (0002) on a database in use ----------------------------------
