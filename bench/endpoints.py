@@ -44,32 +44,26 @@ CEILING_OF = {
     "seats": "pg_read",
     "hold": "pg_write",
     "pay": "pg_write",
-    "queue_issue_limited": "redis",
-    "queue_issue_challenge": "redis",
+    "queue_issue_plain": "redis",
 }
 """Each endpoint's ceiling: the least work that kind of endpoint must do (the seat
 list's was ``ping`` until issue 16; ``seats_vs_ping`` is still recorded, to the ``ping``
 ceiling measured at the start of the run)."""
-ENDPOINTS = (
-    "queue_issue",
-    "queue_status",
-    "seats",
-    "hold",
-    "pay",
-    "queue_issue_limited",
-    "queue_issue_challenge",
-)
-JOIN_PATH = {"queue_issue_limited": "limiter", "queue_issue_challenge": "challenge"}
-"""The join's variants, each compared with the plain ``queue_issue`` (rate limits off,
-no challenge: the engine alone), by what each adds."""
+ENDPOINTS = ("queue_issue", "queue_status", "seats", "hold", "pay", "queue_issue_plain")
+JOIN_PATH = {"queue_issue": "limiter and challenge"}
+"""The judged join (``queue_issue``: the per-address join limit on and the sale's join
+challenge on, as a sale under attack runs) beside the plain join
+(``queue_issue_plain``: rate limits off, no challenge: the engine alone), by what its
+guards add."""
+JOIN_PLAIN = "queue_issue_plain"
 JOIN_LIMIT = "1000000"
-"""``queue_issue_limited``'s joins per address per minute: so many that no join is
-refused, so that every join pays the limiter's script. wrk joins from one address:
-every join logs under one key, whose window holds every join of the last 60 s, the
-worst case for one key."""
+"""The join's limit per address per minute, on the service that serves ``queue_issue``
+(and every figure before it): so many that no join is refused, so that every join pays
+the limiter's script. wrk joins from one address: every join logs under one key,
+whose window holds every join of the last 60 s, the worst case for one key."""
 CHALLENGE_MAX_NUMBER = "1000"
-"""``queue_issue_challenge``'s challenges: small, so that the bench solves tens of
-thousands in seconds; the service's check of a proof costs the same for any."""
+"""``queue_issue``'s challenges: small, so that the bench solves tens of thousands in
+seconds; the service's check of a proof costs the same for any."""
 ACTIVE_FANS = 9_000
 """Fans let in on concert 1 (seat lists, holds, payments): one hold each."""
 WAITING_FANS = 2_000
@@ -105,7 +99,7 @@ ISSUE_INTO = wrk.POST_JSON + (
     "end\n"
 )
 """A fresh random user enters the line of concert ``{concert}`` with every request."""
-ISSUE = ISSUE_INTO.replace("{concert}", "3")
+ISSUE_PLAIN = ISSUE_INTO.replace("{concert}", "3")
 ISSUE_WITH_PROOF = wrk.POST_JSON + (
     "request = function()\n"
     "  local line = take_line()\n"
@@ -196,22 +190,25 @@ def measure_endpoints(
     just before and just after it (half as long each), and ``beside`` holds their mean:
     the reference its ratio is taken to, so that drift over the run falls on both.
 
-    The join's variants come last, each on a concert of its own added then (so the
-    figures before them run on the same data as ever): the challenge on this service
-    (a sale's setting), the limiter on a second service started after this one stops
-    (a service's setting)."""
+    The service runs with the per-address join limit on (``JOIN_LIMIT``: no join is
+    refused; only joins consult it). The judged join comes last on it, on a concert of
+    its own added then whose sale asks for the join challenge, a proof per join; the
+    plain join after it, on a second service started once this one stops, with rate
+    limits off, on concert 3 (no challenge)."""
     admin_key = secrets.token_urlsafe(32)
     settings = {
         "active_capacity": str(ACTIVE_FANS),
         "max_holds_per_user": "1",
         "admission_interval_seconds": "1",
-        # For the join's variants alone: no other endpoint asks for a challenge or
-        # reads the operator key. The challenges live long enough to be prepared first.
+        # For the joins alone: no other endpoint asks for a challenge, reads the
+        # operator key or consults the join limit. The challenges live long enough to
+        # be prepared first.
         "admin_key": admin_key,
         "challenge_max_number": CHALLENGE_MAX_NUMBER,
         "challenge_ttl_seconds": "3600",
     }
-    env = service_env(database_url, namespace, **settings)
+    guarded = {**settings, "rate_limit_joins_per_minute": JOIN_LIMIT}
+    env = service_env(database_url, namespace, **guarded)
     subprocess.run(
         [concert_executable(), "seed", "--concerts", "5", "--dates", str(HOLD_DATES)],
         env=env,
@@ -272,43 +269,38 @@ def measure_endpoints(
         log("endpoint: pay (each holder once)")
         pay_lines = asyncio.run(_prepare_payments(api_base, database_url, dict(active)))
         measure("pay", f"{api_base}/payments", wrk.script(PAY, lines=pay_lines))
+        counts = {"holds_available": len(hold_lines), "payments_available": len(pay_lines)}
         # Last: the tokens it issues (tens of thousands) would keep the admission loop
         # busy during the endpoints after it.
-        log("endpoint: token issue")
-        measure("queue_issue", f"{api_base}/queue/tokens", wrk.script(ISSUE))
-
-        counts = {"holds_available": len(hold_lines), "payments_available": len(pay_lines)}
-        if "queue_issue_challenge" in only:
+        if "queue_issue" in only:
             concert = _add_concert(api_base, admin_key, "challenge", {"join_challenge": True})
             count = proofs.proofs_needed(seconds)
             log(f"preparing {count:,} solved join challenges (maxnumber {CHALLENGE_MAX_NUMBER})")
             lines = proofs.prepare(api_base, concert, count)
-            log("endpoint: token issue with the join challenge (a proof each)")
+            log(
+                f"endpoint: token issue (the join limit on at {JOIN_LIMIT} a minute, the "
+                "join challenge on: a proof each)"
+            )
             lua = ISSUE_WITH_PROOF.replace("{concert}", str(concert))
             measure(
-                "queue_issue_challenge",
+                "queue_issue",
                 f"{api_base}/queue/tokens",
                 wrk.script(lua, lines=lines),
                 successes_only=True,
             )
             counts["proofs_available"] = len(lines)
-            _check_proofs_lasted(results["queue_issue_challenge"], len(lines))
+            _check_proofs_lasted(results["queue_issue"], len(lines))
     finally:
         server.stop()
 
-    if "queue_issue_limited" in only:
-        limited_env = service_env(
-            database_url, namespace, **settings, rate_limit_joins_per_minute=JOIN_LIMIT
-        )
-        server = serve(limited_env, logs, "service-limited")
-        api_base = server.base + "/api/v1"
+    if JOIN_PLAIN in only:
+        server = serve(service_env(database_url, namespace, **settings), logs, "service-plain")
         try:
-            concert = _add_concert(api_base, admin_key, "limiter", {})
-            log(f"endpoint: token issue with the join limit on ({JOIN_LIMIT} a minute)")
+            log("endpoint: token issue, plain (rate limits off, no challenge)")
             measure(
-                "queue_issue_limited",
-                f"{api_base}/queue/tokens",
-                wrk.script(ISSUE_INTO.replace("{concert}", str(concert))),
+                JOIN_PLAIN,
+                f"{server.base}/api/v1/queue/tokens",
+                wrk.script(ISSUE_PLAIN),
                 on=server,
             )
         finally:
@@ -317,8 +309,8 @@ def measure_endpoints(
 
 
 def _add_concert(api_base: str, admin_key: str, what: str, sale: dict[str, object]) -> int:
-    """A concert of its own for one of the join's variants, its line empty as concert
-    3's is when ``queue_issue`` starts."""
+    """A concert of its own for the judged join, its line empty as concert 3's is when
+    ``queue_issue_plain`` starts."""
 
     async def add() -> int:
         async with api.session() as session:
@@ -332,7 +324,7 @@ def _check_proofs_lasted(result: wrk.Result, proofs_available: int) -> None:
     in the rate (fewer proofs than the run could use: the rate is understated)."""
     if result.failures:
         log(
-            f"warning: queue_issue_challenge used up its {proofs_available:,} proofs; "
+            f"warning: queue_issue used up its {proofs_available:,} proofs; "
             f"{result.failures:,} joins after that were refused and not counted"
         )
 

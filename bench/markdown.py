@@ -88,7 +88,11 @@ def run_tables(report: dict[str, Any]) -> str:
             )
     join = report.get("join_path")
     if join:
-        lines += ["", "The join's cost beside plain `queue_issue` (its ratio to `redis`):", ""]
+        lines += [
+            "",
+            "The join's guards, beside the plain join `queue_issue_plain` (ratios to `redis`):",
+            "",
+        ]
         for what, cost in join.items():
             lines.append(
                 f"- {what} (`{cost['endpoint']}`): ratio {cost['ratio']:.3f} vs "

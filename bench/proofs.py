@@ -1,4 +1,4 @@
-"""Solved join challenges for the ``queue_issue_challenge`` figure: fetched from the
+"""Solved join challenges for the judged join, ``queue_issue``: fetched from the
 service (GET /queue/challenge, many at a time) and solved here, as a client would.
 
 The service serving them runs with a small ``CONCERT_CHALLENGE_MAX_NUMBER`` so that
@@ -21,18 +21,20 @@ from bench import api
 
 LATEST = Path(__file__).resolve().parent / "results" / "latest.json"
 MARGIN = 1.5
-"""Proofs prepared per join the last run's plain issue rate predicts for the run."""
+"""Proofs prepared per join the last run's issue rate predicts for the run."""
 FALLBACK_RATE = 3_000.0
 """Joins per second assumed when there is no last run to go by."""
 
 
 def proofs_needed(seconds: float) -> int:
-    """Enough proofs for a run of ``seconds``: the last recorded ``queue_issue`` rate
-    (a join with a proof is no faster) times the seconds, with a margin."""
+    """Enough proofs for a run of ``seconds``: the last recorded rate of the plain join
+    (no guarded join is faster), else of ``queue_issue`` (the plain join itself before
+    issue 16), times the seconds, with a margin."""
     rate = FALLBACK_RATE
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        last = json.loads(LATEST.read_text())
-        rate = float(last["endpoints"]["queue_issue"]["requests_per_second"])
+        endpoints = json.loads(LATEST.read_text())["endpoints"]
+        last = endpoints.get("queue_issue_plain") or endpoints["queue_issue"]
+        rate = float(last["requests_per_second"])
     return math.ceil(rate * seconds * MARGIN)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import markdown, wrk
-from bench.endpoints import CEILING_OF, JOIN_PATH
+from bench.endpoints import CEILING_OF, JOIN_PATH, JOIN_PLAIN
 from bench.servers import ROOT, WORKERS
 from concert_core import Policy
 from concert_core.domain import TokenStatus
@@ -85,8 +85,7 @@ def figures(
         "seats_vs_pg_read": vs_ceiling("seats"),
         "seats_vs_ping": measured["seats"].requests_per_second
         / ceilings["ping"].requests_per_second,
-        "queue_issue_limited_vs_redis": vs_ceiling("queue_issue_limited"),
-        "queue_issue_challenge_vs_redis": vs_ceiling("queue_issue_challenge"),
+        "queue_issue_plain_vs_redis": vs_ceiling(JOIN_PLAIN),
         "position_1m_vs_1k_latency": scale["at_1m"].p50_ms / scale["at_1k"].p50_ms,
     }
     report: dict[str, Any] = {
@@ -176,13 +175,13 @@ def waiting_fans_per_box(polls_per_second: float, hint: Callable[[int], int] = s
 def join_path(
     measured: dict[str, wrk.Result], beside: dict[str, wrk.Result], service_cpu_us: dict[str, int]
 ) -> dict[str, Any]:
-    """What the limiter and the challenge each add to a join: each variant's ratio to
-    its ceiling beside plain ``queue_issue``'s, their relative change, and the
-    service's CPU per join of each (variants not measured are left out)."""
-    if "queue_issue" not in measured:
+    """What the join's guards add: the judged join's ratio to its ceiling beside the
+    plain join's (``queue_issue_plain``), their relative change, and the service's CPU
+    per join of each (left out unless both were measured)."""
+    if JOIN_PLAIN not in measured:
         return {}
-    plain = measured["queue_issue"]
-    without = plain.requests_per_second / beside["queue_issue"].requests_per_second
+    plain = measured[JOIN_PLAIN]
+    without = plain.requests_per_second / beside[JOIN_PLAIN].requests_per_second
     costs = {}
     for name, what in JOIN_PATH.items():
         if name not in measured:
@@ -194,7 +193,7 @@ def join_path(
             "ratio_without": round(without, 3),
             "change": round(ratio / without - 1, 3),
             "service_cpu_us": service_cpu_us[name],
-            "service_cpu_us_without": service_cpu_us["queue_issue"],
+            "service_cpu_us_without": service_cpu_us[JOIN_PLAIN],
         }
     return costs
 

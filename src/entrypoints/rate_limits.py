@@ -10,6 +10,7 @@ shared by every instance that shares it, and are judged by the service's clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import math
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ class RateLimitedError(Exception):
         """Whole seconds until a slot frees (at least 1): the ``Retry-After`` header."""
 
 
+@functools.lru_cache(maxsize=65_536)
 def address_key(address: str) -> str:
     """The unit an address limit counts by: the address itself for IPv4, the /64 for
     IPv6 (one subscriber's usual allocation, which it can draw addresses from at will)."""

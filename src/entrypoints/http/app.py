@@ -34,7 +34,7 @@ from entrypoints.http.controllers.parameters import QUEUE_TOKEN_SCHEME
 from entrypoints.http.decoding import JsonRequest
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
 from entrypoints.http.identity import IDENTITY_STATE, require_identity
-from entrypoints.http.metrics import Metrics, TimingMiddleware
+from entrypoints.http.metrics import Metrics
 from entrypoints.http.operator_key import ADMIN_KEY_STATE, OPERATOR_KEY_SCHEME
 from entrypoints.http.pages import OfflineSwaggerPlugin, pages_router, security_headers
 from entrypoints.http.rate_limit import LIMITS_STATE, RequestRateLimitMiddleware
@@ -131,10 +131,12 @@ def create_app(
         guards=[require_identity] if identity is not None else [],
         dependencies=_dependencies(),
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[
-            TimingMiddleware(),
-            *([RequestRateLimitMiddleware()] if settings.rate_limit_requests_per_minute else []),
-        ],
+        # No middleware unless the all-routes limit is on: with one, Litestar wraps every
+        # route in a second exception-handling layer (the request class stamps the
+        # latency's start instead: decoding.JsonRequest).
+        middleware=(
+            [RequestRateLimitMiddleware()] if settings.rate_limit_requests_per_minute else []
+        ),
         before_send=[metrics.before_send, security_headers],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=_openapi_config(),

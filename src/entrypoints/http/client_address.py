@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
@@ -78,12 +79,23 @@ def client_address(
     return str(last)
 
 
+PEERS_KEPT = 65_536
+"""How many peers' addresses :func:`scope_address` keeps worked out (a few MB at most)."""
+
+
+@functools.lru_cache(maxsize=PEERS_KEPT)
+def _peer_address(peer: str | None) -> str:
+    """:func:`client_address` of a peer with no trusted proxy: the same answer for the
+    same peer, so it is worked out once (parsing it was a twentieth of a limited join)."""
+    return client_address(peer, (), ())
+
+
 def scope_address(scope: Scope, proxies: Sequence[IpNetwork]) -> str:
     """:func:`client_address` of an HTTP request's ASGI scope."""
     client = scope.get("client")
     peer = client[0] if client else None
     if not proxies:  # the header is not read at all
-        return client_address(peer, (), proxies)
+        return _peer_address(peer)
     forwarded = (
         value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"
     )

@@ -43,8 +43,7 @@ from typing import Any, cast
 
 from litestar import Request
 from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -58,15 +57,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from concert_core import ConcertService
 from concert_core.domain import ConcertId, Phase
 from concert_core.use_cases import Admission, ConcertReport, IssuedToken
-from entrypoints.http.decoding import client_gone
+from entrypoints.http.decoding import REQUEST_STARTED, client_gone
 
 MEDIA_TYPE = CONTENT_TYPE_LATEST.removesuffix("; charset=utf-8")
 """Prometheus' text format; Litestar adds the charset of a text/ type itself."""
 MULTIPROCESS_DIR_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
 """prometheus-client's own variable (and the spelling it still honours): set, the
 library keeps every value in per-process files in that directory."""
-_STARTED = "concert.metrics.started"
-"""Scope key: when a matched route began handling the request."""
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REMEMBERED_PAYMENTS = 10_000
 _log = logging.getLogger(__name__)
@@ -228,8 +225,8 @@ class Metrics:
         if counter is None:
             counter = self._request_counters[key] = self.requests.labels(*key)
         counter.inc()
-        started = http.get(_STARTED)
-        if isinstance(started, float):
+        started = http.get(REQUEST_STARTED)
+        if isinstance(started, float) and route != "unmatched":
             latency = self._latencies.get(key[:2])
             if latency is None:
                 latency = self._latencies[key[:2]] = self.latency.labels(route, method)
@@ -248,13 +245,3 @@ def app_metrics(request: Request[Any, Any, Any]) -> Metrics:
     """The app's metrics (read from its state, like the service the use cases come from)."""
     metrics: Metrics = request.app.state.metrics
     return metrics
-
-
-class TimingMiddleware(ASGIMiddleware):
-    """Stamps when a matched route starts; ``Metrics.before_send`` observes the rest."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        scope[_STARTED] = time.perf_counter()  # type: ignore[literal-required]
-        await next_app(scope, receive, send)

@@ -85,3 +85,28 @@ def test_a_jwt_codec_signs_exactly_as_pyjwt_does() -> None:
         )
         assert codec.encode(signed) == expected
         assert jwt.decode(expected, SECRET.encode(), algorithms=["HS256"])["seq"] == sequence
+
+
+def test_a_token_in_another_shape_is_judged_by_pyjwt_whole() -> None:
+    """The codec checks its own tokens itself; any other shape of a token signed with
+    its key (another header, a claim PyJWT validates) is PyJWT's to judge, as before."""
+    codec = JwtTokenCodec(SECRET)
+    signed = claims(sequence=9)
+    payload = {
+        "sub": str(signed.user_id),
+        "concert_id": signed.concert_id,
+        "seq": signed.sequence,
+        "jti": str(signed.token_id),
+    }
+    with_kid = jwt.encode(payload, SECRET.encode(), algorithm="HS256", headers={"kid": "k1"})
+    assert codec.decode(with_kid) == signed
+    lapsed = jwt.encode({**payload, "exp": 1_000_000}, SECRET.encode(), algorithm="HS256")
+    with pytest.raises(TokenInvalidError):
+        codec.decode(lapsed)  # PyJWT refuses an expired token; the codec does too
+    for missing in ("sub", "jti", "seq"):
+        partial = {k: v for k, v in payload.items() if k != missing}
+        with pytest.raises(TokenInvalidError):
+            codec.decode(jwt.encode(partial, SECRET.encode(), algorithm="HS256"))
+    non_text = jwt.encode({**payload, "jti": 5}, SECRET.encode(), algorithm="HS256")
+    with pytest.raises(TokenInvalidError):
+        codec.decode(non_text)

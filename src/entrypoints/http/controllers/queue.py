@@ -10,14 +10,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from concert_core import ConcertService
 from concert_core.domain import TokenStatus
-from concert_core.use_cases import (
-    IssueToken,
-    IssueTokenCommand,
-    LeaveQueue,
-    NewJoinChallenge,
-    QueueStatus,
-)
+from concert_core.use_cases import IssueTokenCommand, LeaveQueue, NewJoinChallenge
 from entrypoints.http.challenge_schema import JoinChallengeResponse
 from entrypoints.http.client_address import scope_address
 from entrypoints.http.controllers.parameters import (
@@ -29,12 +24,24 @@ from entrypoints.http.decoding import bearer_token, parse_concert_id, strict_bod
 from entrypoints.http.errors import problem_responses
 from entrypoints.http.identity import ACTS_FOR_FAN, IDENTIFIED, require_owner, verified_user
 from entrypoints.http.metrics import app_metrics
+from entrypoints.http.rate_limit import LIMITS_STATE
 from entrypoints.http.schemas import (
     IssueTokenRequest,
     QueueStatusResponse,
     QueueTokenResponse,
 )
 from entrypoints.rate_limits import ClientLimits
+
+
+def _service(request: Request[Any, Any, Any]) -> ConcertService:
+    """The service the lifespan put on the app's state.
+
+    The poll and the join, the two calls a stampede makes, read it there instead of
+    having Litestar inject their use case: resolving a handler's dependencies was a
+    tenth of a join's CPU (several of them are resolved concurrently, in an anyio task
+    group of their own), more than the rate limiter's check (decision 21)."""
+    service: ConcertService = request.app.state.service
+    return service
 
 
 def _retry_after(status: str, poll_after_seconds: int) -> dict[str, str]:
@@ -89,22 +96,22 @@ class QueueController(Controller):
         opt=ACTS_FOR_FAN,
     )
     async def issue(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[IssueTokenRequest],
-        issue_token: NamedDependency[IssueToken],
-        limits: NamedDependency[ClientLimits],
+        self, request: Request[Any, Any, Any], data: JSONBody[IssueTokenRequest]
     ) -> Response[QueueTokenResponse]:
         body = await strict_body(request, data)
         await require_owner(request, body.user_id)
+        state = request.app.state  # no injected dependencies: see _service
+        limits: ClientLimits = state[LIMITS_STATE]
+        service: ConcertService = state.service
         # After the body and the identity are checked (a malformed body is 400 and a
         # stranger 401/403: neither counts), before anything changes (a refused join
         # issues nothing): docs/contract.md §9. Joins count by fan as well when the
         # fan is verified.
         if limits.joins_limited:  # off: the client's address is not even worked out
-            address = scope_address(request.scope, request.app.state.settings.trusted_proxies)
+            address = scope_address(request.scope, state.settings.trusted_proxies)
             await limits.hit_join(address, user_id=await verified_user(request))
-        issued = await issue_token(IssueTokenCommand(body.user_id, body.concert_id, body.proof))
+        command = IssueTokenCommand(body.user_id, body.concert_id, body.proof)
+        issued = await service.issue_token(command)
         app_metrics(request).token_issued(issued)
         reply = QueueTokenResponse.of(issued)
         return Response(
@@ -124,11 +131,9 @@ class QueueController(Controller):
         response_headers=[RETRY_AFTER_WHILE_WAITING],
         responses=problem_responses(401),
     )
-    async def status(
-        self, request: Request[Any, Any, Any], queue_status: NamedDependency[QueueStatus]
-    ) -> Response[QueueStatusResponse]:
+    async def status(self, request: Request[Any, Any, Any]) -> Response[QueueStatusResponse]:
         token = bearer_token(request)
-        reply = QueueStatusResponse.of(await queue_status(token))
+        reply = QueueStatusResponse.of(await _service(request).queue_status(token))
         return Response(reply, headers=_retry_after(reply.status, reply.poll_after_seconds))
 
     @delete(
