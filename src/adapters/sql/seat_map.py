@@ -55,8 +55,14 @@ class SqlSeatMaps:
         if engine.dialect.name != "postgresql":
             return cls(engine)
         url = engine.url.render_as_string(hide_password=False)
-        reads = create_engine(url, pool_size=READ_POOL_SIZE, pool_pre_ping=False)
-        return cls(reads.execution_options(isolation_level="AUTOCOMMIT"), owned=True)
+        reads = create_engine(
+            url,
+            pool_size=READ_POOL_SIZE,
+            pool_pre_ping=False,
+            isolation_level="AUTOCOMMIT",  # set once per connection, not per checkout
+            pool_reset_on_return=None,  # nothing to roll back
+        )
+        return cls(reads, owned=True)
 
     async def aclose(self) -> None:
         if self._owned:
