@@ -10,6 +10,7 @@ from concert_core.ports import (
     IdempotencyStore,
     JoinChallenges,
     QueueStore,
+    SeatMapReader,
     TokenCodec,
     UnitOfWorkFactory,
 )
@@ -42,6 +43,7 @@ from concert_core.use_cases import (
     ReportConcerts,
     ScheduleConcert,
     TokenGate,
+    UnitOfWorkSeatMaps,
 )
 from concert_core.use_cases._sales import LineOpenings, SaleBook
 
@@ -83,9 +85,11 @@ class ConcertService:
         clock: Clock,
         policy: Policy,
         challenges: JoinChallenges | None = None,
+        seat_maps: SeatMapReader | None = None,
     ) -> ConcertService:
         """``challenges`` None: no join challenge is issued or redeemed, so a concert
-        whose sale asks for one takes re-joins only (docs/contract.md §9)."""
+        whose sale asks for one takes re-joins only (docs/contract.md §9).
+        ``seat_maps`` None: the seat list reads through a unit of work."""
         gate = TokenGate(codec, queue)
         sales = SaleBook(uow_factory, policy)
         openings = LineOpenings(queue)
@@ -104,7 +108,7 @@ class ConcertService:
             expire_lapsed=ExpireLapsed(queue, uow_factory, clock),
             list_concerts=ListConcerts(uow_factory, sales, clock),
             list_dates=ListDates(gate, uow_factory, clock),
-            list_seats=ListSeats(gate, uow_factory, clock),
+            list_seats=ListSeats(gate, seat_maps or UnitOfWorkSeatMaps(uow_factory), clock),
             hold_seat=HoldSeat(gate, queue, uow_factory, clock, policy),
             get_reservation=GetReservation(gate, uow_factory, clock),
             release_hold=ReleaseHold(gate, queue, uow_factory, clock),

@@ -36,7 +36,13 @@ from adapters.memory import (
 )
 from adapters.tokens import CachingTokenCodec, JwtTokenCodec
 from concert_core import ConcertService
-from concert_core.ports import Clock, IdempotencyStore, QueueStore, UnitOfWorkFactory
+from concert_core.ports import (
+    Clock,
+    IdempotencyStore,
+    QueueStore,
+    SeatMapReader,
+    UnitOfWorkFactory,
+)
 from entrypoints.rate_limits import ClientLimits, RateLimiter
 from entrypoints.settings import Settings
 
@@ -69,6 +75,8 @@ class Storage:
     the database (in memory: per process), so every instance counts the same hits."""
     spent_proofs: SpentProofs
     """Join-challenge solutions used (docs/contract.md §9): beside the waiting room."""
+    seat_maps: SeatMapReader | None = None
+    """The seat list's read outside a unit of work (None: through one)."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
@@ -111,9 +119,12 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
 
 async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> Storage:
     from adapters import sql  # imported only when used: the memory shape needs no driver
+    from adapters.sql.seat_map import SqlSeatMaps
 
     engine = sql.create_engine(settings.database_url, pool_size=settings.database_pool_size)
     stack.push_async_callback(engine.dispose)
+    seat_maps = SqlSeatMaps.on(engine)
+    stack.push_async_callback(seat_maps.aclose)
     secret = settings.token_secret or await sql.stored_secret(
         engine, "token_secret", lambda: secrets.token_urlsafe(48)
     )
@@ -135,6 +146,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         admin_key=admin_key,
         rate_limiter=sql.SqlRateLimiter(engine),
         spent_proofs=sql.SqlSpentProofs(engine),
+        seat_maps=seat_maps,
     )
 
 
@@ -174,6 +186,7 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
             max_number=settings.challenge_max_number,
             ttl=settings.challenge_ttl,
         ),
+        seat_maps=storage.seat_maps,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol, Self
+from typing import NamedTuple, Protocol, Self
 from uuid import UUID
 
 from attrs import frozen
@@ -14,8 +14,23 @@ from attrs import frozen
 from concert_core.domain.payment import Payment
 from concert_core.domain.reservation import Reservation
 from concert_core.domain.sale import SaleSettings
-from concert_core.domain.seating import Concert, DateAvailability, DateSeats, Seat, SeatKey
-from concert_core.domain.values import ConcertId, Money, PaymentId, ReservationId, TokenId, UserId
+from concert_core.domain.seating import (
+    Concert,
+    DateAvailability,
+    DateSeats,
+    Seat,
+    SeatKey,
+    SeatStatus,
+)
+from concert_core.domain.values import (
+    ConcertId,
+    Money,
+    PaymentId,
+    ReservationId,
+    SeatNo,
+    TokenId,
+    UserId,
+)
 from concert_core.domain.wallet import LedgerEntry, Wallet
 
 
@@ -257,3 +272,21 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+class SeatLine(NamedTuple):
+    """One seat of a date's seat map, as stored: what the seat list shows and the
+    hold's end to judge it by (a HELD seat past ``held_until`` is AVAILABLE)."""
+
+    seat_no: SeatNo
+    status: SeatStatus
+    price: Money
+    held_until: dt.datetime | None
+
+
+class SeatMapReader(Protocol):
+    async def seat_lines(self, concert_id: ConcertId, date: dt.date) -> Sequence[SeatLine]:
+        """The date's seats by number, as storage holds them when the call is made
+        (empty: no such date). A read on its own, outside any unit of work: every hold
+        and sale whose reply was sent before the call is in it."""
+        ...

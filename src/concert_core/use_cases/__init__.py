@@ -18,7 +18,13 @@ from concert_core.use_cases.issue_token import IssuedToken, IssueToken, IssueTok
 from concert_core.use_cases.leave_queue import LeaveQueue
 from concert_core.use_cases.list_concerts import ConcertListing, ListConcerts
 from concert_core.use_cases.list_dates import ListDates, ListDatesQuery
-from concert_core.use_cases.list_seats import ListSeats, ListSeatsQuery, SeatMap, SeatView
+from concert_core.use_cases.list_seats import (
+    ListSeats,
+    ListSeatsQuery,
+    SeatMap,
+    SeatView,
+    UnitOfWorkSeatMaps,
+)
 from concert_core.use_cases.new_join_challenge import NewJoinChallenge
 from concert_core.use_cases.pay import Pay, PayCommand, PaymentReceipt
 from concert_core.use_cases.payment_history import PaymentHistory
@@ -82,6 +88,7 @@ __all__ = [
     "SeatMap",
     "SeatView",
     "TokenGate",
+    "UnitOfWorkSeatMaps",
     "prices_of",
     "tiered_prices",
 ]

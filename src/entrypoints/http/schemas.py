@@ -236,8 +236,8 @@ class SeatMapResponse(Struct, kw_only=True):
         return cls(
             date=seat_map.date,
             seats=[
-                SeatResponse(seat_no=s.seat_no, status=s.status.value, price=s.price)
-                for s in seat_map.seats
+                SeatResponse(seat_no=seat_no, status=status.value, price=price)
+                for seat_no, status, price in seat_map.seats
             ],
         )
 
