@@ -57,19 +57,10 @@ BATCH = 5_000
 class RedisQueueStore:
     """The QueueStore port on Redis (one script per operation; see the module doc)."""
 
-    _SCRIPTS = (
-        "issue",
-        "place",
-        "expire",
-        "extend_active",
-        "retract_hold",
-        "open",
-        "admit",
-        "end_waiting",
-        "expire_lapsed",
-        "stats",
-        "live_token",
-    )
+    _HOT_SCRIPTS = ("place", "expire", "extend_active", "retract_hold", "live_token")
+    """The calls of every fan's turn: the shared prelude alone."""
+    _PASS_SCRIPTS = ("issue", "open", "admit", "end_waiting", "expire_lapsed", "stats")
+    """The calls that grow, sweep or count the line: ``queue_passes`` besides."""
     _LAYOUT = "v2"
     """Names this layout's keys apart from the earlier one's (a line is drained before
     an upgrade; the earlier keys are never read, but for an opened line's seed)."""
@@ -81,7 +72,12 @@ class RedisQueueStore:
         self._client = client
         self._policy = policy
         self._namespace = namespace
-        self._scripts = register_scripts(client, self._SCRIPTS, prelude="queue_common")
+        self._scripts = {
+            **register_scripts(client, self._HOT_SCRIPTS, prelude="queue_common"),
+            **register_scripts(
+                client, self._PASS_SCRIPTS, prelude=("queue_common", "queue_passes")
+            ),
+        }
         longest = max(
             policy.idle_timeout,
             policy.active_ttl,
@@ -108,7 +104,7 @@ class RedisQueueStore:
         """The concert's keys, in the order the scripts take them (the heartbeat
         buckets' bitmaps, ``<prefix>beat:<n>``, are named by the scripts)."""
         base = f"{self._namespace}:{{concert:{int(concert_id)}}}:{self._LAYOUT}"
-        names = ("meta", "ids", "users", "recs", "fen", "beats", "active", "adm", "ended")
+        names = ("meta", "ids", "users", "recs", "fen", "beats", "active", "adm", "ended", "line")
         return [f"{base}:{name}" for name in names]
 
     def _earlier_meta(self, concert_id: ConcertId) -> str:

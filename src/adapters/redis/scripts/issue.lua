@@ -35,7 +35,7 @@ local function one(uid, tid)
   store(t)
   map_set(IDS, tid, seq)
   map_set(USERS, uid, seq)
-  fen_add(seq, 1)
+  line_join(seq)
   beat_join(t)
   return {1, row(t), 'W', position(t), admitted_recently()}
 end

@@ -2,7 +2,8 @@
 -- the idle WAITING tokens, then deals the slots the live ones hold out again in the
 -- order of SHA-1(seed .. ':' .. token id), so the pre-queue stays ahead of every later
 -- arrival in an order the seed fixes (concert_core's shuffle_key computes the same
--- key). The set of slots is the same, so the tree does not change: each record moves
+-- key). The set of slots is the same, so the line's bitmap and tree do not change: each
+-- record moves
 -- to its new slot, its ids and its heartbeat bit with it. The seed is kept in META's
 -- field 'open' and META is kept for good; a later call changes nothing (a line the
 -- earlier layout opened counts as opened, with its seed). The token's own seq never

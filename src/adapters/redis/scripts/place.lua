@@ -40,6 +40,6 @@ for i = 9, #ARGV - 1, 2 do
   out[#out + 1] = each(one, ARGV[i])
 end
 if changed then
-  keep()
+  keep_recent()
 end
 return out

@@ -15,10 +15,10 @@
 --   3 users   hash   the users' live tokens, bucketed the same way: user id .. slot
 --   4 recs    string the tokens' records, R bytes each, the one of slot s at
 --                    (s - 1) * R (see encode); a slot never written reads as zeros
---   5 fen     string a Fenwick tree of u32 counters over the slots (node i at bit
---                    offset 32 * i; node 0 unused): 1 at each WAITING token's slot,
---                    so a position is a prefix sum. Its length is 4 * (cap + 1), cap
---                    a power of two (see fen_grow)
+--   5 fen     string a Fenwick tree of u32 counters over blocks of BLOCK slots (node
+--                    i at bit offset 32 * i; node 0 unused): the WAITING tokens of
+--                    each block, so the line before a block is a prefix sum. Its
+--                    length is 4 * (cap + 1), cap a power of two (see fen_grow)
 --   6 beats   zset   heartbeat buckets: member b (decimal) for the bitmap key
 --                    <prefix>beat:<b>, which holds bit s for each WAITING token of slot
 --                    s last seen in [b * BEAT, (b + 1) * BEAT); score = no later than
@@ -29,7 +29,11 @@
 --   8 adm     zset   admission passes "<n>:<count>", score = when (us)
 --   9 ended   list   end time (double) .. slot (u32), oldest first (prunes ended
 --                    tokens' ids)
---  10 (open and stats only) the meta hash of the earlier layout, read for its seed
+--  10 line    string a bitmap: bit s set for the WAITING token at slot s. A position
+--                    is the tree's count of the blocks before the token's, plus the
+--                    bits set in its own block up to its slot (BITCOUNT of at most
+--                    512 bytes); the front of the line is the first bit set (BITPOS)
+--  11 (open and stats only) the meta hash of the earlier layout, read for its seed
 --
 -- ARGV (every time is an integer number of microseconds since the epoch; integers
 -- below 2^53 are exact in Lua's doubles; every rule is judged by NOW, never TIME):
@@ -39,7 +43,8 @@
 
 local META, IDS, USERS, RECS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local FEN, BEATS, ACTIVE, ADM, ENDED = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local EARLIER_META = KEYS[10]
+local LINE = KEYS[10]
+local EARLIER_META = KEYS[11]
 local PREFIX = string.sub(META, 1, -5)
 local NOW = tonumber(ARGV[1])
 local IDLE_FOR = tonumber(ARGV[2])
@@ -52,6 +57,7 @@ local MINUTE = 60000000
 local R = 69
 local BEAT = 10000000
 local ENTRY = 20
+local BLOCK = 4096
 
 -- A number as Redis must read it: Lua's own tostring keeps only 14 digits.
 local function num(x)
@@ -91,23 +97,6 @@ local function map_get(map, id)
     return nil
   end
   return (struct.unpack('>I4', blob, at + 16))
-end
-
-local function map_set(map, id, slot)
-  local field = bucket_of(id)
-  local entry = id .. struct.pack('>I4', slot)
-  local blob = redis.call('HGET', map, field)
-  if not blob then
-    blob = entry
-  else
-    local at = find_entry(blob, id)
-    if at == nil then
-      blob = blob .. entry
-    else
-      blob = string.sub(blob, 1, at - 1) .. entry .. string.sub(blob, at + ENTRY)
-    end
-  end
-  redis.call('HSET', map, field, blob)
 end
 
 -- Forget id's entry if it names `slot`.
@@ -186,7 +175,11 @@ local function load_token(tid)
   return t
 end
 
--- -- the Fenwick tree: WAITING tokens counted by slot -------------------------------
+-- -- the line: a bitmap of WAITING slots, and a Fenwick tree of their blocks' counts --
+
+local function block_of(slot)
+  return math.floor(slot / BLOCK) + 1
+end
 
 local function fen_cap()
   local n = redis.call('STRLEN', FEN)
@@ -197,32 +190,17 @@ local function fen_cap()
 end
 
 local function node(i)
-  return redis.call('BITFIELD_RO', FEN, 'GET', 'u32', '#' .. num(i))[1]
+  return redis.call('BITFIELD_RO', FEN, 'GET', 'u32', 32 * i)[1]
 end
 
--- Make room for `slot`: the capacity doubles until it covers it. No slot above the
--- old capacity is counted yet, so the new top node holds the old one's total and
--- every other new node is zero.
-local function fen_grow(slot)
-  local cap = fen_cap()
-  if cap == 0 then
-    redis.call('BITFIELD', FEN, 'SET', 'u32', '#1', 0)
-    cap = 1
-  end
-  while cap < slot do
-    redis.call('BITFIELD', FEN, 'SET', 'u32', '#' .. num(2 * cap), node(cap))
-    cap = 2 * cap
-  end
-end
-
-local function fen_add(slot, delta)
+local function fen_add(block, delta)
   local cap = fen_cap()
   local args = {'BITFIELD', FEN}
-  local i = slot
+  local i = block
   while i <= cap do
     args[#args + 1] = 'INCRBY'
     args[#args + 1] = 'u32'
-    args[#args + 1] = '#' .. num(i)
+    args[#args + 1] = 32 * i
     args[#args + 1] = delta
     i = i + bit.band(i, -i)
   end
@@ -231,14 +209,14 @@ local function fen_add(slot, delta)
   end
 end
 
--- WAITING tokens at slots 1..slot (one call, O(log n)).
-local function fen_prefix(slot)
+-- WAITING tokens in blocks 1..block (one call, O(log n)).
+local function fen_prefix(block)
   local args = {'BITFIELD_RO', FEN}
-  local i = slot
+  local i = block
   while i > 0 do
     args[#args + 1] = 'GET'
     args[#args + 1] = 'u32'
-    args[#args + 1] = '#' .. num(i)
+    args[#args + 1] = 32 * i
     i = i - bit.band(i, -i)
   end
   if #args == 2 then
@@ -251,63 +229,14 @@ local function fen_prefix(slot)
   return sum
 end
 
-local function fen_total()
-  local cap = fen_cap()
-  if cap == 0 then
-    return 0
-  end
-  return node(cap)
+local function line_join(slot)
+  redis.call('SETBIT', LINE, slot, 1)
+  fen_add(block_of(slot), 1)
 end
 
--- The slot of the k-th WAITING token (k >= 1), or nil if fewer wait.
-local function fen_find(k)
-  local cap = fen_cap()
-  local pos, step = 0, cap
-  while step >= 1 do
-    local i = pos + step
-    if i <= cap then
-      local count = node(i)
-      if count < k then
-        pos = i
-        k = k - count
-      end
-    end
-    step = step / 2
-  end
-  if pos + 1 > cap then
-    return nil
-  end
-  return pos + 1
-end
-
--- Up to `n` WAITING tokens from the front of the line, in order (read only): each
--- run of the line is found by the tree, then read 64 records at a time.
-local CHUNK = 64
-local function front(n)
-  local out = {}
-  if n <= 0 then
-    return out
-  end
-  local slot = fen_find(1)
-  while slot do
-    local chunk = redis.call('GETRANGE', RECS, (slot - 1) * R, (slot - 1 + CHUNK) * R - 1)
-    local got = math.floor(#chunk / R)
-    local last = slot
-    for j = 0, got - 1 do
-      last = slot + j
-      if string.byte(chunk, j * R + 37) == 87 then -- 'W'
-        out[#out + 1] = decode(last, string.sub(chunk, j * R + 1, (j + 1) * R))
-        if #out >= n then
-          return out
-        end
-      end
-    end
-    if got < CHUNK then
-      return out
-    end
-    slot = fen_find(fen_prefix(last) + 1)
-  end
-  return out
+local function line_leave(slot)
+  redis.call('SETBIT', LINE, slot, 0)
+  fen_add(block_of(slot), -1)
 end
 
 -- -- heartbeat buckets: WAITING tokens by when they were last seen ------------------
@@ -366,7 +295,7 @@ end
 
 -- Take a WAITING token out of the line (the tree and its heartbeat bucket).
 local function leave_line(t)
-  fen_add(t.slot, -1)
+  line_leave(t.slot)
   beat_leave(t)
 end
 
@@ -408,8 +337,11 @@ local function see(t)
   end
 end
 
+-- WAITING tokens at slots up to t's: the blocks before its own, then its own block's
+-- bits up to its slot.
 local function position(t)
-  return fen_prefix(t.slot)
+  local b = block_of(t.slot)
+  return fen_prefix(b - 1) + redis.call('BITCOUNT', LINE, (b - 1) * BLOCK, t.slot, 'BIT')
 end
 
 -- Tokens admitted after `since` (within the records kept: at least a minute and the
@@ -432,134 +364,6 @@ local function row(t)
   return encode(t)
 end
 
--- End up to `limit` ACTIVE tokens past their end (ends_at at or before NOW); append
--- them to `out` as they were just before. An entry that does not match its token
--- (which the scripts never leave) is repaired. Returns how many it ended.
-local function end_lapsed_active(limit, out)
-  if limit <= 0 then
-    return 0
-  end
-  local ended = 0
-  local members = redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', num(NOW), 'LIMIT', 0, limit)
-  for _, member in ipairs(members) do
-    local t = load(tonumber(member))
-    if t == nil or t.status ~= 'A' then
-      redis.call('ZREM', ACTIVE, member)
-    else
-      local before = row(t)
-      if settle(t) == 'E' then
-        out[#out + 1] = before
-        ended = ended + 1
-      else
-        redis.call('ZADD', ACTIVE, num(ends_at(t)), member)
-      end
-    end
-  end
-  return ended
-end
-
--- End up to `limit` idle WAITING tokens (last seen IDLE_FOR or more before NOW),
--- appending them to `out` as they were just before. Only the buckets whose score
--- (no later than their earliest last_seen) is due are read; each member is checked
--- against its record. A bucket read to its end is dropped whole once empty, or its
--- score moves up to the earliest last_seen left in it. Returns how many it ended.
-local function end_idle(limit, out)
-  local cutoff = NOW - IDLE_FOR
-  local ended = 0
-  local due = redis.call('ZRANGEBYSCORE', BEATS, '-inf', num(cutoff), 'WITHSCORES')
-  for i = 1, #due, 2 do
-    local b = tonumber(due[i])
-    local key = beat_key(b)
-    local earliest = nil
-    local complete = true
-    local from = 0
-    while true do
-      local slot = redis.call('BITPOS', key, 1, from, -1, 'BIT')
-      if slot < 0 then
-        break
-      end
-      from = slot + 1
-      local t = load(slot)
-      if t == nil or t.status ~= 'W' or beat_of(t.seen) ~= b then
-        redis.call('SETBIT', key, slot, 0) -- a stray bit (the scripts leave none)
-      elseif t.seen <= cutoff then
-        if ended >= limit then
-          complete = false
-          break
-        end
-        out[#out + 1] = row(t)
-        finish(t)
-        ended = ended + 1
-      elseif earliest == nil or t.seen < earliest then
-        earliest = t.seen
-      end
-    end
-    if not complete then
-      return ended
-    end
-    if earliest == nil then
-      redis.call('DEL', key)
-      redis.call('ZREM', BEATS, due[i])
-    else
-      redis.call('ZADD', BEATS, 'XX', num(earliest), due[i])
-    end
-  end
-  return ended
-end
-
--- WAITING tokens still counted in line but idle at NOW (read only).
-local function idle_in_line()
-  local cutoff = NOW - IDLE_FOR
-  local idle = 0
-  local due = redis.call('ZRANGEBYSCORE', BEATS, '-inf', num(cutoff), 'WITHSCORES')
-  for i = 1, #due, 2 do
-    local b = tonumber(due[i])
-    local key = beat_key(b)
-    if (b + 1) * BEAT - 1 <= cutoff then
-      idle = idle + redis.call('BITCOUNT', key) -- every one of them is idle
-    else
-      local from = 0
-      while true do
-        local slot = redis.call('BITPOS', key, 1, from, -1, 'BIT')
-        if slot < 0 then
-          break
-        end
-        from = slot + 1
-        local t = load(slot)
-        if t ~= nil and t.status == 'W' and beat_of(t.seen) == b and t.seen <= cutoff then
-          idle = idle + 1
-        end
-      end
-    end
-  end
-  return idle
-end
-
-local function lapsed_remain()
-  return #redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', num(NOW), 'LIMIT', 0, 1) > 0
-    or #redis.call('ZRANGEBYSCORE', BEATS, '-inf', num(NOW - IDLE_FOR), 'LIMIT', 0, 1) > 0
-end
-
--- Forget the ids of up to `limit` tokens that ended ENDED_FOR or more before NOW (their
--- records stay in place, unreachable).
-local function prune_ended(limit)
-  for _ = 1, limit do
-    local entry = redis.call('LINDEX', ENDED, 0)
-    if not entry then
-      return
-    end
-    local at, slot = struct.unpack('>dI4', entry)
-    if NOW - at < ENDED_FOR then
-      return
-    end
-    redis.call('LPOP', ENDED)
-    local t = load(slot)
-    if t ~= nil and t.status == 'E' then
-      map_del(IDS, t.tid, slot)
-    end
-  end
-end
-
 -- Garbage collection only: keep every key of the concert at least KEY_TTL ms past
 -- this write (refreshed once the remaining time has fallen by a minute; the bucket
 -- bitmaps with the beats key). META, the sequence, is kept two minutes longer than
@@ -567,7 +371,7 @@ end
 -- line has opened it is kept for good (open.lua makes it persistent), as the seed
 -- decides that the line opens once.
 local function keep()
-  for k = 1, 9 do
+  for k = 1, 10 do
     local key = KEYS[k]
     local want = KEY_TTL
     if key == META then
@@ -584,6 +388,16 @@ local function keep()
         end
       end
     end
+  end
+end
+
+-- keep() for a call that creates no key but a bucket's bitmap (which gets its TTL as
+-- it is made): after each keep() every key's TTL is within a minute of RECS's, which
+-- every write keeps, so RECS's alone tells when they are due.
+local function keep_recent()
+  local ttl = redis.call('PTTL', RECS)
+  if ttl ~= -2 and ttl < KEY_TTL - 60000 then
+    keep()
   end
 end
 
