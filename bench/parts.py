@@ -54,7 +54,8 @@ async def timed_async(label: str, work: Callable[[], Awaitable[Any]]) -> None:
 async def main() -> None:
     client = redis.connect(REDIS_URL)
     policy = Policy()
-    store = RedisQueueStore(client, policy, namespace=f"bench-parts-{uuid.uuid4().hex[:8]}")
+    namespace = f"bench-parts-{uuid.uuid4().hex[:8]}"
+    store = RedisQueueStore(client, policy, namespace=namespace)
     counter = f"{store.keys(ConcertId(1))[0]}:counter"
     now = dt.datetime.now(dt.UTC)
     try:
@@ -88,9 +89,8 @@ async def main() -> None:
         )
         await memory_by_key(client, store)
     finally:
-        await client.delete(
-            counter, *store.keys(ConcertId(1)), *store.keys(ConcertId(2)), *store.keys(ConcertId(3))
-        )
+        async for key in client.scan_iter(match=f"{namespace}:*"):
+            await client.unlink(key)
         await client.aclose()
 
 
@@ -107,10 +107,13 @@ async def memory_by_key(client: Any, store: RedisQueueStore, count: int = 100_00
         )
     print(f"Redis memory per waiting token, by key ({count:,} tokens):")
     total = 0
-    for key in store.keys(concert):
+    base = store.keys(concert)[0].removesuffix("meta")
+    beats = [key async for key in client.scan_iter(match=f"{base}beat:*")]
+    for key in [*store.keys(concert), *beats]:
         used = await client.memory_usage(key, samples=0) or 0
         total += used
-        print(f"  {key.rsplit(':', 1)[1]:<8} {used / count:7.1f} B")
+        name = key.removeprefix(base) if isinstance(key, str) else key.decode().removeprefix(base)
+        print(f"  {name:<8} {used / count:7.1f} B")
     print(f"  {'all':<8} {total / count:7.1f} B")
 
 

@@ -47,22 +47,24 @@ def _instant(us: float) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=int(us))
 
 
+_RECORD = struct.Struct(">16s16sIcdddd")
+"""A token's record (``encode`` in ``scripts/queue_common.lua``): token id, user id,
+seq, status, issued_at, last_seen_at, active_until, held_until (0: none)."""
+
+
 def token_from_row(concert_id: ConcertId, row: bytes) -> QueueToken:
-    """A token from a script's row: token id (16 bytes) and the packed token (see
-    ``encode`` in ``scripts/queue_common.lua``)."""
-    seq, issued, seen = struct.unpack_from(">ddd", row, 32)
-    until = struct.unpack_from(">d", row, 57)[0] if len(row) > 57 else None
-    held = struct.unpack_from(">d", row, 65)[0] if len(row) > 65 else None
+    """A token from a script's row: its packed record."""
+    token_id, user_id, seq, status, issued, seen, until, held = _RECORD.unpack(row)
     return QueueToken(
-        token_id=TokenId(UUID(bytes=row[:16])),
-        user_id=UserId(UUID(bytes=row[16:32])),
+        token_id=TokenId(UUID(bytes=token_id)),
+        user_id=UserId(UUID(bytes=user_id)),
         concert_id=concert_id,
-        sequence=int(seq),
-        status=_STATUS[row[56:57]],
+        sequence=seq,
+        status=_STATUS[status],
         issued_at=_instant(issued),
         last_seen_at=_instant(seen),
-        active_until=None if until is None else _instant(until),
-        held_until=None if held is None else _instant(held),
+        active_until=_instant(until) if until else None,
+        held_until=_instant(held) if held else None,
     )
 
 

@@ -3,7 +3,10 @@
 Every key of a concert carries its hash tag ``{concert:ID}``, so a concert lives in one
 Redis Cluster slot and every script touches one slot only. The keys, what each holds and
 the arguments every script takes are laid out once, at the head of
-``scripts/queue_common.lua``, which is prepended to each queue script.
+``scripts/queue_common.lua``, which is prepended to each queue script: a position is a
+prefix sum in a Fenwick tree kept in one string, the tokens' records are fixed-width
+slices of another, and idle tokens are found by heartbeat buckets
+(``docs/decisions/0019-redis-waiting-room-layout.md``).
 
 Every rule is judged by the caller's ``now``, passed to the scripts as integer
 microseconds since the epoch; Redis's ``TIME`` is never read. Key TTLs only collect
@@ -19,14 +22,12 @@ calls would be.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from adapters.redis.coalescer import Coalescer
-from adapters.redis.errors import unavailable_on_redis_errors
 from adapters.redis.packing import (
     each_item,
     microseconds,
@@ -43,7 +44,6 @@ from concert_core.domain import (
     QueueStats,
     QueueToken,
     TokenId,
-    TokenStatus,
     UserId,
 )
 from concert_core.policy import Policy
@@ -57,18 +57,13 @@ BATCH = 5_000
 class RedisQueueStore:
     """The QueueStore port on Redis (one script per operation; see the module doc)."""
 
-    _SCRIPTS = (
-        "issue",
-        "place",
-        "expire",
-        "extend_active",
-        "retract_hold",
-        "open",
-        "admit",
-        "end_waiting",
-        "expire_lapsed",
-        "stats",
-    )
+    _HOT_SCRIPTS = ("place", "expire", "extend_active", "retract_hold", "live_token")
+    """The calls of every fan's turn: the shared prelude alone."""
+    _PASS_SCRIPTS = ("issue", "open", "admit", "end_waiting", "expire_lapsed", "stats")
+    """The calls that grow, sweep or count the line: ``queue_passes`` besides."""
+    _LAYOUT = "v2"
+    """Names this layout's keys apart from the earlier one's (a line is drained before
+    an upgrade; the earlier keys are never read, but for an opened line's seed)."""
 
     def __init__(
         self, client: aioredis.Redis, policy: Policy, *, namespace: str = "concert"
@@ -77,7 +72,12 @@ class RedisQueueStore:
         self._client = client
         self._policy = policy
         self._namespace = namespace
-        self._scripts = register_scripts(client, self._SCRIPTS, prelude="queue_common")
+        self._scripts = {
+            **register_scripts(client, self._HOT_SCRIPTS, prelude="queue_common"),
+            **register_scripts(
+                client, self._PASS_SCRIPTS, prelude=("queue_common", "queue_passes")
+            ),
+        }
         longest = max(
             policy.idle_timeout,
             policy.active_ttl,
@@ -101,10 +101,15 @@ class RedisQueueStore:
         )
 
     def keys(self, concert_id: ConcertId) -> list[str]:
-        """The concert's keys, in the order the scripts take them."""
-        base = f"{self._namespace}:{{concert:{int(concert_id)}}}"
-        names = ("meta", "tok", "live", "line", "idle", "active", "adm", "ended")
+        """The concert's keys, in the order the scripts take them (the heartbeat
+        buckets' bitmaps, ``<prefix>beat:<n>``, are named by the scripts)."""
+        base = f"{self._namespace}:{{concert:{int(concert_id)}}}:{self._LAYOUT}"
+        names = ("meta", "ids", "users", "recs", "fen", "beats", "active", "adm", "ended", "line")
         return [f"{base}:{name}" for name in names]
+
+    def _earlier_meta(self, concert_id: ConcertId) -> str:
+        """The earlier layout's meta hash, read only for the seed of an opened line."""
+        return f"{self._namespace}:{{concert:{int(concert_id)}}}:meta"
 
     async def _run(
         self,
@@ -113,9 +118,11 @@ class RedisQueueStore:
         now: dt.datetime,
         *args: bytes | str | int,
         key_ttl: dt.timedelta | None = None,
+        earlier: bool = False,
     ) -> Any:
         """One call of script ``name``: the arguments every queue script takes first
-        (``now``, the policy's times, the key TTL, ...), then ``args``."""
+        (``now``, the policy's times, the key TTL, ...), then ``args``; ``earlier``
+        adds the earlier layout's meta key (for the seed)."""
         policy = self._policy
         common = (
             microseconds(now),
@@ -126,7 +133,10 @@ class RedisQueueStore:
             microseconds_in(ENDED_KEPT_FOR),
             BATCH,
         )
-        return await run_script(self._scripts[name], self.keys(concert_id), (*common, *args))
+        keys = self.keys(concert_id)
+        if earlier:
+            keys.append(self._earlier_meta(concert_id))
+        return await run_script(self._scripts[name], keys, (*common, *args))
 
     async def _run_items(
         self,
@@ -166,17 +176,10 @@ class RedisQueueStore:
     async def live_token(
         self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
     ) -> QueueToken | None:
-        # Two steps, each atomic: which token is the user's live one, then its state at
-        # now (a token that ends between the two reads as EXPIRED: None).
-        live = self.keys(concert_id)[2]
-        with unavailable_on_redis_errors():
-            token_id = await self._client.hget(live, user_id.bytes)  # type: ignore[arg-type, misc]
-        if token_id is None:
+        reply = await self._run("live_token", concert_id, now, user_id.bytes)
+        if not reply:
             return None
-        place = await self._place(concert_id, TokenId(uuid.UUID(bytes=token_id)), now, poll=False)
-        if place is None or place.status is TokenStatus.EXPIRED:
-            return None
-        return place.token
+        return token_from_row(concert_id, reply[0])
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
@@ -242,7 +245,7 @@ class RedisQueueStore:
         if type(seed) is not int:
             raise TypeError(f"the seed must be an int, not {type(seed).__name__}")
         # The seed goes as its decimal text: the script hashes it as shuffle_key does.
-        return int(await self._run("open", concert_id, now, str(seed)))
+        return int(await self._run("open", concert_id, now, str(seed), earlier=True))
 
     async def admit(
         self,
@@ -288,7 +291,7 @@ class RedisQueueStore:
         return ended
 
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
-        waiting, active, last_minute, seed = await self._run("stats", concert_id, now)
+        waiting, active, last_minute, seed = await self._run("stats", concert_id, now, earlier=True)
         return QueueStats(
             concert_id,
             waiting,

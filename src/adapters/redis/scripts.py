@@ -33,11 +33,12 @@ def check_client(client: aioredis.Redis) -> None:
 
 
 def register_scripts(
-    client: aioredis.Redis, names: Iterable[str], *, prelude: str | None = None
+    client: aioredis.Redis, names: Iterable[str], *, prelude: str | Sequence[str] | None = None
 ) -> dict[str, AsyncScript]:
-    """The scripts ``names`` registered on ``client``, each with ``prelude``'s script
-    text (when given) before its own."""
-    head = "" if prelude is None else script_text(prelude) + "\n"
+    """The scripts ``names`` registered on ``client``, each with the text of the
+    ``prelude`` script (or scripts, in order) before its own."""
+    preludes = () if prelude is None else (prelude,) if isinstance(prelude, str) else prelude
+    head = "".join(script_text(each) + "\n" for each in preludes)
     return {name: client.register_script(head + script_text(name)) for name in names}
 
 

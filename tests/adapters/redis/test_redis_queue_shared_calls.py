@@ -1,12 +1,13 @@
 """What the Redis queue store owes beyond the contract: one caller's failure in a shared
-script call stays its own; the opening hashes as ``shuffle_key``; a waiting token's
-bytes do not grow; the seed of an opened line outlives the garbage collection."""
+script call stays its own; the opening hashes as ``shuffle_key``; a token's record keeps
+its width; the seed of an opened line outlives the garbage collection."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import secrets
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -25,16 +26,37 @@ from services import redis_namespace
 
 pytestmark = pytest.mark.redis
 
+RECORD = 69
+"""A token record's width in the records string (``encode`` in queue_common.lua)."""
+
+
+async def records(client: Any, store: RedisQueueStore, concert: ConcertId) -> list[bytes]:
+    """The concert's records, the one of slot ``s`` at index ``s - 1``."""
+    packed = await client.get(store.keys(concert)[3]) or b""
+    return [packed[i : i + RECORD] for i in range(0, len(packed), RECORD)]
+
+
+async def waiting_slots(
+    client: Any, store: RedisQueueStore, concert: ConcertId
+) -> list[tuple[int, TokenId]]:
+    """(slot, token id) of each WAITING token, in slot order."""
+    return [
+        (slot, TokenId(UUID(bytes=record[:16])))
+        for slot, record in enumerate(await records(client, store, concert), start=1)
+        if record[36:37] == b"W"
+    ]
+
 
 async def test_a_corrupt_token_fails_its_own_poll_and_no_other() -> None:
     async for client, namespace in redis_namespace():
         store = RedisQueueStore(client, Policy(), namespace=namespace)
         concert = ConcertId(1)
         tokens = [new_token_id() for _ in range(5)]
+        slots = []
         for token in tokens:
-            await store.issue(new_user(), concert, token, T0)
-        tok_key = store.keys(concert)[1]
-        await client.hset(tok_key, tokens[2].bytes, b"not a packed token")
+            slots.append((await store.issue(new_user(), concert, token, T0)).place.token.sequence)
+        recs_key = store.keys(concert)[3]
+        await client.setrange(recs_key, (slots[2] - 1) * RECORD + 36, b"?")  # no status
         later = T0 + dt.timedelta(seconds=1)
         results = await asyncio.gather(
             *(store.poll(concert, token, later) for token in tokens), return_exceptions=True
@@ -63,40 +85,46 @@ async def test_the_opening_deals_the_prequeues_own_slots_out_in_shuffle_key_orde
     async for client, namespace in redis_namespace():
         store = RedisQueueStore(client, Policy(), namespace=namespace)
         concert = ConcertId(1)
-        line_key = store.keys(concert)[3]
         tokens = [new_token_id() for _ in range(300)]
+        sequences = {}
         for token in tokens:
-            await store.issue(new_user(), concert, token, T0)
+            issued = await store.issue(new_user(), concert, token, T0)
+            sequences[token] = issued.place.token.sequence
         await store.expire(concert, tokens[7], T0)  # a gap among the slots
-        slots = [score for _, score in await client.zrange(line_key, 0, -1, withscores=True)]
+        slots = [slot for slot, _ in await waiting_slots(client, store, concert)]
         seed = secrets.randbits(62)
         assert await store.open(concert, seed, at(1)) == seed
-        dealt = await client.zrange(line_key, 0, -1, withscores=True)
+        dealt = await waiting_slots(client, store, concert)
         live = [t for t in tokens if t != tokens[7]]
-        assert [TokenId(UUID(bytes=m)) for m, _ in dealt] == sorted(
-            live, key=lambda t: shuffle_key(seed, t)
+        in_order = sorted(live, key=lambda t: shuffle_key(seed, t))
+        assert [token for _, token in dealt] == in_order
+        assert [slot for slot, _ in dealt] == slots
+        # Each token is found at its new place, its own sequence unchanged.
+        places = await asyncio.gather(*(store.look(concert, t, at(1)) for t in in_order))
+        assert [p.position for p in places if p] == list(range(1, len(live) + 1))
+        assert all(
+            p is not None and p.token.sequence == sequences[p.token.token_id] for p in places
         )
-        assert [score for _, score in dealt] == slots
 
 
-async def test_a_waiting_token_stays_41_bytes_and_a_hold_grows_only_an_active_one() -> None:
+async def test_a_token_keeps_one_record_of_fixed_width_through_its_turn() -> None:
     async for client, namespace in redis_namespace():
         store = RedisQueueStore(client, Policy(), namespace=namespace)
         concert = ConcertId(1)
-        tok_key = store.keys(concert)[1]
+        recs_key = store.keys(concert)[3]
         first, second = new_token_id(), new_token_id()
         for token in (first, second):
             await store.issue(new_user(), concert, token, T0)
-        assert len(await client.hget(tok_key, first.bytes)) == 41
+        assert await client.strlen(recs_key) == 2 * RECORD
         await store.admit(concert, T0, capacity=1)
-        assert len(await client.hget(tok_key, first.bytes)) == 49  # + active_until
         assert await store.extend_active(concert, first, at(500), at(10))
-        assert len(await client.hget(tok_key, first.bytes)) == 57  # + held_until
-        assert len(await client.hget(tok_key, second.bytes)) == 41
+        looked = await store.look(concert, first, at(20))
+        assert looked is not None and looked.token.held_until == at(500)
         await store.retract_hold(concert, first, at(500), None, at(20))
-        assert len(await client.hget(tok_key, first.bytes)) == 49
+        assert await client.strlen(recs_key) == 2 * RECORD
         place = await store.look(concert, first, at(20))
         assert place is not None and place.token.held_until is None
+        assert place.token.active_until == T0 + Policy().active_ttl
 
 
 async def test_an_opened_lines_seed_is_kept_while_the_rest_expires() -> None:
@@ -112,3 +140,7 @@ async def test_an_opened_lines_seed_is_kept_while_the_rest_expires() -> None:
         assert await client.pttl(meta) == -1
         for key in store.keys(concert)[1:]:
             assert await client.pttl(key) != -1  # garbage collected in time
+        beats = await client.keys(f"{namespace}:*:beat:*")
+        assert beats
+        for key in beats:
+            assert await client.pttl(key) > 0

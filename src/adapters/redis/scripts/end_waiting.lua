@@ -8,15 +8,9 @@ if limit <= 0 then
 end
 
 local ended = 0
-for _, tid in ipairs(redis.call('ZRANGE', LINE, 0, limit - 1)) do
-  local t = load(tid)
-  if t ~= nil and t.status == 'W' then
-    finish(tid, t)
-    ended = ended + 1
-  else
-    redis.call('ZREM', LINE, tid)
-    redis.call('ZREM', IDLE, tid)
-  end
+for _, t in ipairs(front(limit)) do
+  finish(t)
+  ended = ended + 1
 end
 if ended > 0 then
   keep()

@@ -5,16 +5,16 @@
 local touched = false
 
 local function one(tid)
-  local t = load(tid)
+  local t = load_token(tid)
   if t == nil then
     return ''
   end
   touched = true
-  if settle(tid, t) == 'E' then
+  if settle(t) == 'E' then
     return ''
   end
-  local before = row(tid, t)
-  finish(tid, t)
+  local before = row(t)
+  finish(t)
   return before
 end
 

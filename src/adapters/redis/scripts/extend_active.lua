@@ -8,11 +8,11 @@
 local touched = false
 
 local function one(tid, till)
-  local t = load(tid)
+  local t = load_token(tid)
   if t == nil then
     return 0
   end
-  local status = settle(tid, t)
+  local status = settle(t)
   if t.status == 'E' then
     touched = true
   end
@@ -21,8 +21,8 @@ local function one(tid, till)
   end
   if t.held == nil or till > t.held then
     t.held = till
-    store(tid, t)
-    redis.call('ZADD', ACTIVE, num(ends_at(t)), tid)
+    store(t)
+    redis.call('ZADD', ACTIVE, num(ends_at(t)), num(t.slot))
   end
   touched = true
   return 1

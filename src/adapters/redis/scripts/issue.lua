@@ -6,36 +6,38 @@
 -- Reply: per item, {created (1, 0), row, status, position, admitted} or {-1} (the
 -- token id is taken).
 local function one(uid, tid)
-  local existing = redis.call('HGET', LIVE, uid)
+  local existing = map_get(USERS, uid)
   if existing then
     local t = load(existing)
-    if t == nil then
-      redis.call('HDEL', LIVE, uid)
+    if t == nil or t.uid ~= uid then
+      map_del(USERS, uid, existing)
     else
-      local status = settle(existing, t)
+      local status = settle(t)
       if status ~= 'E' then
         local pos = -1
         if status == 'W' then
-          see(existing, t)
-          pos = position(existing)
+          see(t)
+          pos = position(t)
         end
-        return {0, row(existing, t), status, pos, admitted_recently()}
+        return {0, row(t), status, pos, admitted_recently()}
       end
     end
   end
 
-  if redis.call('HEXISTS', TOK, tid) == 1 then
+  if map_get(IDS, tid) ~= nil then
     return {-1}
   end
+  local seq = redis.call('HINCRBY', META, 'seq', 1)
   local t = {
-    uid = uid, seq = redis.call('HINCRBY', META, 'seq', 1), issued = NOW, seen = NOW,
-    status = 'W',
+    slot = seq, tid = tid, uid = uid, seq = seq, issued = NOW, seen = NOW, status = 'W',
   }
-  store(tid, t)
-  redis.call('HSET', LIVE, uid, tid)
-  redis.call('ZADD', LINE, num(t.seq), tid)
-  redis.call('ZADD', IDLE, num(NOW + IDLE_FOR), tid)
-  return {1, row(tid, t), 'W', position(tid), admitted_recently()}
+  fen_grow(seq)
+  store(t)
+  map_set(IDS, tid, seq)
+  map_set(USERS, uid, seq)
+  line_join(seq)
+  beat_join(t)
+  return {1, row(t), 'W', position(t), admitted_recently()}
 end
 
 local out = {}

@@ -9,7 +9,7 @@ local polling = ARGV[8] == '1'
 local changed = false
 
 local function one(tid)
-  local t = load(tid)
+  local t = load_token(tid)
   if t == nil then
     return {}
   end
@@ -17,9 +17,9 @@ local function one(tid)
   if polling then
     local stored = t.status
     local seen = t.seen
-    status = settle(tid, t)
+    status = settle(t)
     if status == 'W' then
-      see(tid, t)
+      see(t)
     end
     if t.status ~= stored or t.seen ~= seen then
       changed = true
@@ -29,9 +29,9 @@ local function one(tid)
   end
   local pos = -1
   if status == 'W' then
-    pos = position(tid)
+    pos = position(t)
   end
-  return {row(tid, t), status, pos, admitted_recently()}
+  return {row(t), status, pos, admitted_recently()}
 end
 
 local out = {}
@@ -40,6 +40,6 @@ for i = 9, #ARGV - 1, 2 do
   out[#out + 1] = each(one, ARGV[i])
 end
 if changed then
-  keep()
+  keep_recent()
 end
 return out

@@ -1,19 +1,39 @@
 -- Shared prelude of every queue script: the store prepends it to each script body
 -- before registering it, so every operation is still one self-contained script.
 --
--- KEYS (all carry the concert's hash tag {concert:ID}, so one Cluster slot):
+-- A token lives at a slot: its sequence number, or for a token pre-queued before the
+-- opening the place it was dealt (open.lua). Slots are never reused.
+--
+-- KEYS (all carry the concert's hash tag {concert:ID}, so one Cluster slot; the
+-- layout's keys are named ...:v2:..., so no key of the earlier layout is ever read
+-- as one of these):
 --   1 meta    hash   seq (issue counter), adm (admission record counter), open (the
 --                    seed the line was shuffled with at its opening; once set, the
 --                    key is kept for good: the line opens once)
---   2 tok     hash   token id (16 bytes) -> packed token (see encode)
---   3 live    hash   user id (16 bytes)  -> token id of the user's live token
---   4 line    zset   WAITING token ids, score = slot: the sequence, or for a token
---                    pre-queued before the opening the place it was dealt (open.lua)
---   5 idle    zset   WAITING token ids, score = idle deadline (last_seen + idle timeout)
---   6 active  zset   ACTIVE token ids, score = ends_at (the later of active_until and
---                    held_until)
---   7 adm     zset   admission passes "<n>:<count>", score = when (us)
---   8 ended   list   8-byte end time .. token id, oldest first (prunes ended records)
+--   2 ids     hash   token ids by bucket: field = 2 bytes folded from the id (see
+--                    bucket_of), value = entries of 20 bytes, token id .. slot (u32)
+--   3 users   hash   the users' live tokens, bucketed the same way: user id .. slot
+--   4 recs    string the tokens' records, R bytes each, the one of slot s at
+--                    (s - 1) * R (see encode); a slot never written reads as zeros
+--   5 fen     string a Fenwick tree of u32 counters over blocks of BLOCK slots (node
+--                    i at bit offset 32 * i; node 0 unused): the WAITING tokens of
+--                    each block, so the line before a block is a prefix sum. Its
+--                    length is 4 * (cap + 1), cap a power of two (see fen_grow)
+--   6 beats   zset   heartbeat buckets: member b (decimal) for the bitmap key
+--                    <prefix>beat:<b>, which holds bit s for each WAITING token of slot
+--                    s last seen in [b * BEAT, (b + 1) * BEAT); score = no later than
+--                    the earliest last_seen among them. Each WAITING token has exactly
+--                    one bit, in the bucket of its last_seen
+--   7 active  zset   ACTIVE tokens' slots (decimal), score = ends_at (the later of
+--                    active_until and held_until)
+--   8 adm     zset   admission passes "<n>:<count>", score = when (us)
+--   9 ended   list   end time (double) .. slot (u32), oldest first (prunes ended
+--                    tokens' ids)
+--  10 line    string a bitmap: bit s set for the WAITING token at slot s. A position
+--                    is the tree's count of the blocks before the token's, plus the
+--                    bits set in its own block up to its slot (BITCOUNT of at most
+--                    512 bytes); the front of the line is the first bit set (BITPOS)
+--  11 (open and stats only) the meta hash of the earlier layout, read for its seed
 --
 -- ARGV (every time is an integer number of microseconds since the epoch; integers
 -- below 2^53 are exact in Lua's doubles; every rule is judged by NOW, never TIME):
@@ -21,8 +41,11 @@
 --   5 key ttl in ms (garbage collection only)  6 how long ended records are kept
 --   7 the most tokens one script may end  8.. the operation's own arguments
 
-local META, TOK, LIVE, LINE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local IDLE, ACTIVE, ADM, ENDED = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local META, IDS, USERS, RECS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local FEN, BEATS, ACTIVE, ADM, ENDED = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local LINE = KEYS[10]
+local EARLIER_META = KEYS[11]
+local PREFIX = string.sub(META, 1, -5)
 local NOW = tonumber(ARGV[1])
 local IDLE_FOR = tonumber(ARGV[2])
 local ACTIVE_FOR = tonumber(ARGV[3])
@@ -31,40 +54,220 @@ local KEY_TTL = tonumber(ARGV[5])
 local ENDED_FOR = tonumber(ARGV[6])
 local BATCH = tonumber(ARGV[7])
 local MINUTE = 60000000
+local R = 69
+local BEAT = 10000000
+local ENTRY = 20
+local BLOCK = 4096
 
 -- A number as Redis must read it: Lua's own tostring keeps only 14 digits.
 local function num(x)
   return string.format('%d', x)
 end
 
--- A token: user id (16 bytes) .. seq, issued_at, last_seen_at (3 big-endian doubles)
--- .. status ('W', 'A' or 'E') [.. active_until (a double), once admitted
--- [.. held_until (a double), once a hold kept it]]. Waiting tokens take 41 bytes.
-local function decode(v)
-  local seq, issued, seen = struct.unpack('>ddd', v, 17)
-  local t = {
-    uid = string.sub(v, 1, 16), seq = seq, issued = issued, seen = seen,
-    status = string.sub(v, 41, 41),
-  }
-  if #v > 41 then
-    t.till = struct.unpack('>d', v, 42)
+-- -- ids and users: 16-byte id -> slot, in buckets of a few dozen entries ------------
+
+-- The bucket of an id: its eight 16-bit words summed, modulo 2^16 (every byte counts,
+-- so time-ordered ids spread as well as random ones).
+local function bucket_of(id)
+  local a, b, c, d, e, f, g, h = struct.unpack('>HHHHHHHH', id)
+  return struct.pack('>H', (a + b + c + d + e + f + g + h) % 65536)
+end
+
+local function find_entry(blob, id)
+  local from = 1
+  while true do
+    local at = string.find(blob, id, from, true)
+    if at == nil then
+      return nil
+    end
+    if (at - 1) % ENTRY == 0 then
+      return at
+    end
+    from = at + 1
   end
-  if #v > 49 then
-    t.held = struct.unpack('>d', v, 50)
+end
+
+local function map_get(map, id)
+  local blob = redis.call('HGET', map, bucket_of(id))
+  if not blob then
+    return nil
+  end
+  local at = find_entry(blob, id)
+  if at == nil then
+    return nil
+  end
+  return (struct.unpack('>I4', blob, at + 16))
+end
+
+-- Forget id's entry if it names `slot`.
+local function map_del(map, id, slot)
+  local field = bucket_of(id)
+  local blob = redis.call('HGET', map, field)
+  if not blob then
+    return
+  end
+  local at = find_entry(blob, id)
+  if at == nil or struct.unpack('>I4', blob, at + 16) ~= slot then
+    return
+  end
+  blob = string.sub(blob, 1, at - 1) .. string.sub(blob, at + ENTRY)
+  if blob == '' then
+    redis.call('HDEL', map, field)
+  else
+    redis.call('HSET', map, field, blob)
+  end
+end
+
+-- -- records -----------------------------------------------------------------------
+
+-- A token's record, R = 69 bytes: token id (16) .. user id (16) .. seq (u32) ..
+-- status ('W', 'A' or 'E') .. issued_at, last_seen_at, active_until, held_until
+-- (big-endian doubles; 0 for an active_until or held_until it does not have).
+local STATUSES = {W = true, A = true, E = true}
+
+local function decode(slot, v)
+  local seq, status, issued, seen, till, held = struct.unpack('>I4c1dddd', v, 33)
+  if not STATUSES[status] then
+    error('corrupt token record at slot ' .. num(slot))
+  end
+  local t = {
+    slot = slot, tid = string.sub(v, 1, 16), uid = string.sub(v, 17, 32), seq = seq,
+    status = status, issued = issued, seen = seen,
+  }
+  if till ~= 0 then
+    t.till = till
+  end
+  if held ~= 0 then
+    t.held = held
   end
   return t
 end
 
 local function encode(t)
-  local v = t.uid .. struct.pack('>ddd', t.seq, t.issued, t.seen) .. t.status
-  if t.till then
-    v = v .. struct.pack('>d', t.till)
-    if t.held then
-      v = v .. struct.pack('>d', t.held)
-    end
-  end
-  return v
+  return t.tid .. t.uid .. struct.pack('>I4', t.seq) .. t.status
+    .. struct.pack('>dddd', t.issued, t.seen, t.till or 0, t.held or 0)
 end
+
+-- The token at `slot`, or nil if none was ever stored there.
+local function load(slot)
+  local v = redis.call('GETRANGE', RECS, (slot - 1) * R, slot * R - 1)
+  if #v < R or string.byte(v, 37) == 0 then
+    return nil
+  end
+  return decode(slot, v)
+end
+
+local function store(t)
+  redis.call('SETRANGE', RECS, (t.slot - 1) * R, encode(t))
+end
+
+-- The token of id `tid`, or nil. The id resolves to a slot, and the record there must
+-- carry that same id: an id never resolves to another fan's token.
+local function load_token(tid)
+  local slot = map_get(IDS, tid)
+  if slot == nil then
+    return nil
+  end
+  local t = load(slot)
+  if t == nil or t.tid ~= tid then
+    return nil
+  end
+  return t
+end
+
+-- -- the line: a bitmap of WAITING slots, and a Fenwick tree of their blocks' counts --
+
+local function block_of(slot)
+  return math.floor(slot / BLOCK) + 1
+end
+
+local function fen_cap()
+  local n = redis.call('STRLEN', FEN)
+  if n == 0 then
+    return 0
+  end
+  return n / 4 - 1
+end
+
+local function node(i)
+  return redis.call('BITFIELD_RO', FEN, 'GET', 'u32', 32 * i)[1]
+end
+
+local function fen_add(block, delta)
+  local cap = fen_cap()
+  local args = {'BITFIELD', FEN}
+  local i = block
+  while i <= cap do
+    args[#args + 1] = 'INCRBY'
+    args[#args + 1] = 'u32'
+    args[#args + 1] = 32 * i
+    args[#args + 1] = delta
+    i = i + bit.band(i, -i)
+  end
+  if #args > 2 then
+    redis.call(unpack(args))
+  end
+end
+
+-- WAITING tokens in blocks 1..block (one call, O(log n)).
+local function fen_prefix(block)
+  local args = {'BITFIELD_RO', FEN}
+  local i = block
+  while i > 0 do
+    args[#args + 1] = 'GET'
+    args[#args + 1] = 'u32'
+    args[#args + 1] = 32 * i
+    i = i - bit.band(i, -i)
+  end
+  if #args == 2 then
+    return 0
+  end
+  local sum = 0
+  for _, count in ipairs(redis.call(unpack(args))) do
+    sum = sum + count
+  end
+  return sum
+end
+
+local function line_join(slot)
+  redis.call('SETBIT', LINE, slot, 1)
+  fen_add(block_of(slot), 1)
+end
+
+local function line_leave(slot)
+  redis.call('SETBIT', LINE, slot, 0)
+  fen_add(block_of(slot), -1)
+end
+
+-- -- heartbeat buckets: WAITING tokens by when they were last seen ------------------
+
+local function beat_of(seen)
+  return math.floor(seen / BEAT)
+end
+
+local function beat_key(b)
+  return PREFIX .. 'beat:' .. num(b)
+end
+
+-- Give the WAITING token t its bit in the bucket of its last_seen.
+local function beat_join(t)
+  local b = beat_of(t.seen)
+  local key = beat_key(b)
+  redis.call('SETBIT', key, t.slot, 1)
+  if redis.call('ZADD', BEATS, 'LT', num(t.seen), num(b)) == 1 then
+    redis.call('PEXPIRE', key, num(KEY_TTL))
+  end
+end
+
+-- Take t's bit out of the bucket of its last_seen (never creating the bitmap).
+local function beat_leave(t)
+  local key = beat_key(beat_of(t.seen))
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('SETBIT', key, t.slot, 0)
+  end
+end
+
+-- -- the rules -----------------------------------------------------------------------
 
 -- When an admitted token's turn ends: its base end, or its holds' if later.
 local function ends_at(t)
@@ -72,18 +275,6 @@ local function ends_at(t)
     return t.held
   end
   return t.till
-end
-
-local function load(tid)
-  local v = redis.call('HGET', TOK, tid)
-  if not v then
-    return nil
-  end
-  return decode(v)
-end
-
-local function store(tid, t)
-  redis.call('HSET', TOK, tid, encode(t))
 end
 
 -- The token's state at NOW, lapses included (QueueToken.status_at).
@@ -102,46 +293,55 @@ local function status_at(t)
   return 'E'
 end
 
+-- Take a WAITING token out of the line (the tree and its heartbeat bucket).
+local function leave_line(t)
+  line_leave(t.slot)
+  beat_leave(t)
+end
+
 -- Take a live token out of the line or the active set and mark it EXPIRED.
-local function finish(tid, t)
+local function finish(t)
   if t.status == 'W' then
-    redis.call('ZREM', LINE, tid)
-    redis.call('ZREM', IDLE, tid)
+    leave_line(t)
   elseif t.status == 'A' then
-    redis.call('ZREM', ACTIVE, tid)
+    redis.call('ZREM', ACTIVE, num(t.slot))
   end
-  if redis.call('HGET', LIVE, t.uid) == tid then
-    redis.call('HDEL', LIVE, t.uid)
-  end
+  map_del(USERS, t.uid, t.slot)
   t.status = 'E'
-  store(tid, t)
-  redis.call('RPUSH', ENDED, struct.pack('>d', NOW) .. tid)
+  store(t)
+  redis.call('RPUSH', ENDED, struct.pack('>dI4', NOW, t.slot))
 end
 
 -- Apply time: a lapsed token is ended now. Returns its status at NOW.
-local function settle(tid, t)
+local function settle(t)
   local status = status_at(t)
   if status == 'E' and t.status ~= 'E' then
-    finish(tid, t)
+    finish(t)
   end
   return status
 end
 
--- Record a sighting of a WAITING token: its idle deadline moves on.
-local function see(tid, t)
+-- Record a sighting of a WAITING token: its last_seen moves on, and its bit to the
+-- bucket of now if that is another.
+local function see(t)
   if NOW > t.seen then
-    t.seen = NOW
-    store(tid, t)
-    redis.call('ZADD', IDLE, num(t.seen + IDLE_FOR), tid)
+    local before = beat_of(t.seen)
+    if beat_of(NOW) ~= before then
+      beat_leave(t)
+      t.seen = NOW
+      beat_join(t)
+    else
+      t.seen = NOW
+    end
+    redis.call('SETRANGE', RECS, (t.slot - 1) * R + 45, struct.pack('>d', NOW))
   end
 end
 
-local function position(tid)
-  local rank = redis.call('ZRANK', LINE, tid)
-  if rank then
-    return rank + 1
-  end
-  return -1
+-- WAITING tokens at slots up to t's: the blocks before its own, then its own block's
+-- bits up to its slot.
+local function position(t)
+  local b = block_of(t.slot)
+  return fen_prefix(b - 1) + redis.call('BITCOUNT', LINE, (b - 1) * BLOCK, t.slot, 'BIT')
 end
 
 -- Tokens admitted after `since` (within the records kept: at least a minute and the
@@ -159,67 +359,20 @@ local function admitted_recently()
   return admitted_since(NOW - WINDOW)
 end
 
--- One reply row for a token as it is in `t`: its id and packed state.
-local function row(tid, t)
-  return tid .. encode(t)
-end
-
--- End up to `limit` tokens whose score in `set` (ACTIVE: ends_at, IDLE: the idle
--- deadline) is at or before NOW; append them to `out` as they were just before.
--- An entry that does not match its token (which the scripts never leave) is repaired.
-local function end_lapsed(set, status, limit, out)
-  if limit <= 0 then
-    return
-  end
-  local ids = redis.call('ZRANGEBYSCORE', set, '-inf', num(NOW), 'LIMIT', 0, limit)
-  for _, tid in ipairs(ids) do
-    local t = load(tid)
-    if t == nil or t.status ~= status then
-      redis.call('ZREM', set, tid)
-    else
-      local before = row(tid, t)
-      if settle(tid, t) == 'E' then
-        out[#out + 1] = before
-      elseif status == 'A' then
-        redis.call('ZADD', set, num(ends_at(t)), tid)
-      else
-        redis.call('ZADD', set, num(t.seen + IDLE_FOR), tid)
-      end
-    end
-  end
-end
-
-local function lapsed_remain()
-  return #redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', num(NOW), 'LIMIT', 0, 1) > 0
-    or #redis.call('ZRANGEBYSCORE', IDLE, '-inf', num(NOW), 'LIMIT', 0, 1) > 0
-end
-
--- Forget up to `limit` records of tokens that ended ENDED_FOR or more before NOW.
-local function prune_ended(limit)
-  for _ = 1, limit do
-    local entry = redis.call('LINDEX', ENDED, 0)
-    if not entry then
-      return
-    end
-    if NOW - struct.unpack('>d', entry) < ENDED_FOR then
-      return
-    end
-    redis.call('LPOP', ENDED)
-    local tid = string.sub(entry, 9)
-    local v = redis.call('HGET', TOK, tid)
-    if v and string.sub(v, 41, 41) == 'E' then
-      redis.call('HDEL', TOK, tid)
-    end
-  end
+-- One reply row for a token as it is in `t`: its record.
+local function row(t)
+  return encode(t)
 end
 
 -- Garbage collection only: keep every key of the concert at least KEY_TTL ms past
--- this write (refreshed once the remaining time has fallen by a minute). META, the
--- sequence, is kept two minutes longer than the rest, so it never restarts while a
--- token it numbered is still stored; once the line has opened it is kept for good
--- (open.lua makes it persistent), as the seed decides that the line opens once.
+-- this write (refreshed once the remaining time has fallen by a minute; the bucket
+-- bitmaps with the beats key). META, the sequence, is kept two minutes longer than
+-- the rest, so it never restarts while a token it numbered is still stored; once the
+-- line has opened it is kept for good (open.lua makes it persistent), as the seed
+-- decides that the line opens once.
 local function keep()
-  for _, key in ipairs(KEYS) do
+  for k = 1, 10 do
+    local key = KEYS[k]
     local want = KEY_TTL
     if key == META then
       want = KEY_TTL + 120000
@@ -228,8 +381,23 @@ local function keep()
     if ttl ~= -2 and ttl < want - 60000 then
       if not (key == META and ttl == -1 and redis.call('HEXISTS', META, 'open') == 1) then
         redis.call('PEXPIRE', key, num(want))
+        if key == BEATS then
+          for _, b in ipairs(redis.call('ZRANGE', BEATS, 0, -1)) do
+            redis.call('PEXPIRE', beat_key(tonumber(b)), num(want))
+          end
+        end
       end
     end
+  end
+end
+
+-- keep() for a call that creates no key but a bucket's bitmap (which gets its TTL as
+-- it is made): after each keep() every key's TTL is within a minute of RECS's, which
+-- every write keeps, so RECS's alone tells when they are due.
+local function keep_recent()
+  local ttl = redis.call('PTTL', RECS)
+  if ttl ~= -2 and ttl < KEY_TTL - 60000 then
+    keep()
   end
 end
 

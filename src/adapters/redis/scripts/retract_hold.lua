@@ -8,12 +8,12 @@ local tid = ARGV[8]
 local ended_until = tonumber(ARGV[9])
 local remaining_until = tonumber(ARGV[10])
 
-local t = load(tid)
+local t = load_token(tid)
 if t == nil then
   return 0
 end
 local was = t.status
-if settle(tid, t) ~= 'A' then
+if settle(t) ~= 'A' then
   if was ~= t.status then
     keep()
   end
@@ -23,10 +23,10 @@ if t.held == nil or t.held > ended_until then
   return 0
 end
 t.held = remaining_until
-store(tid, t)
-redis.call('ZADD', ACTIVE, num(ends_at(t)), tid)
+store(t)
+redis.call('ZADD', ACTIVE, num(ends_at(t)), num(t.slot))
 local ended = 0
-if settle(tid, t) == 'E' then
+if settle(t) == 'E' then
   ended = 1
 end
 keep()
