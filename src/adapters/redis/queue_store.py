@@ -13,7 +13,7 @@ microseconds since the epoch; Redis's ``TIME`` is never read. Key TTLs only coll
 garbage: each write keeps all the concert's keys alive for the longest rule plus a
 margin.
 
-The calls a stampede makes (issue, look, poll, extend, expire) are shared: those of one
+The calls a stampede makes (issue, look, poll, live token, extend, expire) are shared: those of one
 concert that arrive in one event-loop turn go as one script call (``Coalescer``), whose
 script takes the items in turn, each judged at its own caller's ``now``, as separate
 calls would be.
@@ -99,6 +99,9 @@ class RedisQueueStore:
         self._expiries: Coalescer[ConcertId, tuple[bytes, dt.datetime], Any] = Coalescer(
             self._expire_many
         )
+        self._live: Coalescer[ConcertId, tuple[bytes, dt.datetime], Any] = Coalescer(
+            self._live_many
+        )
 
     def keys(self, concert_id: ConcertId) -> list[str]:
         """The concert's keys, in the order the scripts take them (the heartbeat
@@ -176,10 +179,15 @@ class RedisQueueStore:
     async def live_token(
         self, user_id: UserId, concert_id: ConcertId, now: dt.datetime
     ) -> QueueToken | None:
-        reply = await self._run("live_token", concert_id, now, user_id.bytes)
+        reply = await self._live.submit(concert_id, (user_id.bytes, now))
         if not reply:
             return None
         return token_from_row(concert_id, reply[0])
+
+    async def _live_many(
+        self, concert_id: ConcertId, items: list[tuple[bytes, dt.datetime]]
+    ) -> list[Any]:
+        return await self._run_items("live_token", concert_id, items)
 
     async def look(
         self, concert_id: ConcertId, token_id: TokenId, now: dt.datetime

@@ -144,3 +144,29 @@ async def test_an_opened_lines_seed_is_kept_while_the_rest_expires() -> None:
         assert beats
         for key in beats:
             assert await client.pttl(key) > 0
+
+
+async def test_the_live_token_lookups_of_one_turn_share_one_call_each_judged_at_its_now() -> None:
+    async for client, namespace in redis_namespace():
+        store = RedisQueueStore(client, Policy(), namespace=namespace)
+        concert = ConcertId(1)
+        fans = [new_user() for _ in range(6)]
+        tokens = [new_token_id() for _ in fans]
+        for fan, token in zip(fans[:4], tokens, strict=False):
+            await store.issue(fan, concert, token, T0)
+        calls = 0
+        script = store._scripts["live_token"]
+
+        async def counted(keys: Any, args: Any, script: Any = script) -> Any:
+            nonlocal calls
+            calls += 1
+            return await script(keys, args)
+
+        store._scripts["live_token"] = counted  # type: ignore[assignment]
+        idle = Policy().idle_timeout
+        lookups = [store.live_token(fan, concert, T0) for fan in fans]
+        # The first fan looked up again past its idle timeout: that one reads as none.
+        lookups.append(store.live_token(fans[0], concert, T0 + idle))
+        found = await asyncio.gather(*lookups)
+        assert calls == 1
+        assert [t.token_id if t else None for t in found] == [*tokens[:4], None, None, None]

@@ -1,21 +1,31 @@
--- live_token(user): the user's live token at NOW, as a look sees it (reads only).
--- ARGV 8 user id (16 bytes).
--- Reply: {} (none live) or {row, status, position, admitted}.
-local uid = ARGV[8]
-local slot = map_get(USERS, uid)
-if slot == nil then
-  return {}
+-- live_token(user, now)...: each user's live token at its caller's NOW, as a look sees
+-- it (reads only). Concurrent callers share one call: the items are taken in turn,
+-- each judged at its own caller's now; one that fails is an error for its caller alone.
+-- ARGV 8, 9: user id (16 bytes), now (us); 10, 11: the next; ...
+-- Reply: per item, {} (none live) or {row, status, position, admitted}.
+local function one(uid)
+  local slot = map_get(USERS, uid)
+  if slot == nil then
+    return {}
+  end
+  local t = load(slot)
+  if t == nil or t.uid ~= uid then
+    return {}
+  end
+  local status = status_at(t)
+  if status == 'E' then
+    return {}
+  end
+  local pos = -1
+  if status == 'W' then
+    pos = position(t)
+  end
+  return {row(t), status, pos, admitted_recently()}
 end
-local t = load(slot)
-if t == nil or t.uid ~= uid then
-  return {}
+
+local out = {}
+for i = 8, #ARGV - 1, 2 do
+  NOW = tonumber(ARGV[i + 1])
+  out[#out + 1] = each(one, ARGV[i])
 end
-local status = status_at(t)
-if status == 'E' then
-  return {}
-end
-local pos = -1
-if status == 'W' then
-  pos = position(t)
-end
-return {row(t), status, pos, admitted_recently()}
+return out
