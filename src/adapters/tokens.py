@@ -108,11 +108,14 @@ class JwtTokenCodec:
         payload_part, dot, signature_part = rest.partition(".")
         if header != _HEADER or not dot or "." in signature_part or not token.isascii():
             return None
+        # The signature compared as written, in constant time: only the one spelling
+        # this codec writes passes here (base64 decoding is lenient: padding, digits
+        # outside the alphabet and the last digit's unused bits would let one token be
+        # written many ways, which PyJWT refuses too).
+        signing_input = token[: len(header) + 1 + len(payload_part)].encode()
+        if not hmac.compare_digest(_b64(self._sign(signing_input)), signature_part):
+            return None
         try:
-            signature = _unb64(signature_part)
-            signing_input = token[: len(header) + 1 + len(payload_part)].encode()
-            if not hmac.compare_digest(self._sign(signing_input), signature):
-                return None
             payload = msgspec.json.decode(_unb64(payload_part))
         except (binascii.Error, ValueError, msgspec.DecodeError):
             return None

@@ -110,3 +110,38 @@ def test_a_token_in_another_shape_is_judged_by_pyjwt_whole() -> None:
     non_text = jwt.encode({**payload, "jti": 5}, SECRET.encode(), algorithm="HS256")
     with pytest.raises(TokenInvalidError):
         codec.decode(non_text)
+
+
+def _pyjwt_accepts(token: str) -> bool:
+    try:
+        jwt.decode(token, SECRET.encode(), algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return False
+    return True
+
+
+def test_a_token_spelt_otherwise_than_signed_is_refused_as_pyjwt_refuses_it() -> None:
+    """One signed token is one string: its signature re-spelt (the unused low bits of
+    the last base64 digit changed, characters outside base64url or wrong padding
+    added), which PyJWT refuses, is refused by the codec's own check too. Otherwise one token
+    becomes any number of strings, each verified and remembered apart."""
+    codec = JwtTokenCodec(SECRET)
+    token = codec.encode(claims(sequence=5))
+    header, payload, signature = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    respelt = [f"{header}.{payload}.{signature[:-1]}{digit}" for digit in alphabet]
+    respelt += [
+        f"{token}!",
+        f"{token}!!",
+        f"{token}==",
+        f"{token}\n",
+        f"{header}.{payload}.{signature[:10]}*{signature[10:]}",
+        f"{header}.{payload}.+{signature}",
+    ]
+    for variant in respelt:
+        if variant == token:
+            continue
+        assert not _pyjwt_accepts(variant), variant
+        with pytest.raises(TokenInvalidError):
+            codec.decode(variant)
+    assert codec.decode(token).sequence == 5
