@@ -78,13 +78,13 @@ async def test_the_hot_handlers_refusals_are_problems_with_headers_and_are_count
             ("/api/v1/queue/status", "GET", [*polls, ok]),
             ("/api/v1/queue/tokens", "POST", [reply for reply, _ in joins]),
         ):
-            for status in {str(reply.status_code) for reply in replies}:
-                expected = sum(str(reply.status_code) == status for reply in replies)
-                if route.endswith("tokens") and status == "201":
+            for code in {str(reply.status_code) for reply in replies}:
+                expected = sum(str(reply.status_code) == code for reply in replies)
+                if route.endswith("tokens") and code == "201":
                     expected += 1  # the waiting fan's join
-                assert counted.get((route, method, status), 0) >= expected, (
+                assert counted.get((route, method, code), 0) >= expected, (
                     route,
-                    status,
+                    code,
                     counted,
                 )
         timed = await _samples(api.client, "concert_http_request_duration_seconds_count")
