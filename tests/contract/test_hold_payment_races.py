@@ -149,3 +149,80 @@ async def test_a_hold_on_a_seat_its_fan_just_paid_for_is_refused_and_changes_not
         assert stored.status is SeatStatus.SOLD and got.status is ReservationStatus.CONFIRMED
         assert wallet.balance == BALANCE - PRICES[4]
         assert all(isinstance(r, DomainError) for r in results[1:])
+
+
+async def test_a_crowd_holding_paying_releasing_and_sweeping_at_once_keeps_the_books(
+    backend: Backend,
+) -> None:
+    """Eight fans, each with a turn, race for ten seats: holds, payments of what they
+    got, releases, and the sweeper, all at once and in rounds past the holds' lapse.
+    Afterwards: no seat sold twice, each reservation one row of the view (a hold on its
+    seat's row or a record, never both), the money paid equals the seats sold, and no
+    fan holds more than the limit."""
+    concert_id = await new_concert(backend)
+    fans = [(new_user(), new_token_id()) for _ in range(8)]
+    for user, _ in fans:
+        await _fund(backend, user)
+    keys = [seat(concert_id, D1, n) for n in range(1, 11)]
+    mine: dict[UserId, list[ReservationId]] = {user: [] for user, _ in fans}
+
+    async def take(user: UserId, token: TokenId, n: int, now: float) -> None:
+        outcome = await hold(backend, keys[n % len(keys)], user, at(now), token_id=token)
+        mine[user].append(outcome.reservation.reservation_id)
+
+    async def pay(user: UserId, token: TokenId, now: float) -> None:
+        if not mine[user]:
+            return
+        request = PaymentRequest(
+            PaymentId(uuid.uuid4()), user, concert_id, token, (mine[user][-1],), at(now)
+        )
+        async with backend.uow() as uow:
+            await uow.payments.pay(request)
+            await uow.commit()
+
+    async def let_go(user: UserId, now: float) -> None:
+        if mine[user]:
+            async with backend.uow() as uow:
+                await uow.reservations.release(mine[user][0], user, at(now))
+                await uow.commit()
+
+    async def sweep(now: float) -> None:
+        async with backend.uow() as uow:
+            await uow.reservations.release_lapsed(at(now), 100)
+            await uow.commit()
+
+    for round_no, now in enumerate((1.0, 20.0, 40.0, 45.0, 80.0)):
+        calls = []
+        for i, (user, token) in enumerate(fans):
+            calls.append(take(user, token, i + round_no, now))
+            calls.append(take(user, token, i * 3 + round_no, now))
+            if (i + round_no) % 3 == 0:
+                calls.append(pay(user, token, now))
+            if (i + round_no) % 4 == 1:
+                calls.append(let_go(user, now))
+        calls.append(sweep(now))
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        for result in results:
+            assert result is None or isinstance(result, DomainError), repr(result)
+
+    async with backend.uow() as uow:
+        seats = await uow.seats.list_seats(concert_id, D1)
+        paid = [p for user, _ in fans for p in await uow.payments.history(user)]
+        balances = [(await uow.wallets.get(user)).balance for user, _ in fans]
+        rids = {rid for ids in mine.values() for rid in ids}
+        got = {rid: await uow.reservations.get(rid) for rid in rids}
+    sold = [s for s in seats if s.status is SeatStatus.SOLD]
+    assert sold and len(sold) < len(keys)  # the crowd did buy, and not everything
+    confirmed = [r for r in got.values() if r and r.status is ReservationStatus.CONFIRMED]
+    assert len(confirmed) == len(sold) == sum(len(p.reservation_ids) for p in paid)
+    assert {r.seat for r in confirmed} == {s.key for s in sold}
+    assert sum(p.amount for p in paid) == sum(s.price for s in sold)
+    assert sum(BALANCE - b for b in balances) == sum(s.price for s in sold)
+    for s in seats:
+        if s.status is SeatStatus.HELD:
+            assert s.reservation_id is not None
+            held = got.get(s.reservation_id)
+            assert held is None or held.status is ReservationStatus.HELD
+    for user, _ in fans:
+        live = [s for s in seats if s.is_held_by(user, at(80))]
+        assert len(live) <= backend.policy.max_holds_per_user
