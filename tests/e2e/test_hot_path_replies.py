@@ -90,3 +90,19 @@ async def test_the_hot_handlers_refusals_are_problems_with_headers_and_are_count
         timed = await _samples(api.client, "concert_http_request_duration_seconds_count")
         assert any(key[0] == "/api/v1/queue/status" for key in timed), timed
         assert any(key[0] == "/api/v1/queue/tokens" for key in timed), timed
+
+
+async def test_a_poll_over_the_all_routes_limit_is_a_429_problem_with_headers(
+    open_api: OpenApi, policy: Policy
+) -> None:
+    async with open_api(policy, rate_limit_requests_per_minute=3) as api:
+        concert = await api.schedule()
+        fan = await api.waiting_fan(concert.concert_id)
+        replies = [await api.status(fan) for _ in range(3)]
+        assert [reply.status_code for reply in replies[:2]] == [200, 200]
+        refused = replies[-1]
+        assert_problem(refused, 429, "RATE_LIMITED")
+        assert refused.headers["Retry-After"].isdigit()
+        _secured(refused)
+        counted = await _samples(api.client, "concert_http_requests_total")
+        assert counted.get(("/api/v1/queue/status", "GET", "429"), 0) >= 1, counted
