@@ -52,6 +52,7 @@ async def test_the_hot_handlers_refusals_are_problems_with_headers_and_are_count
         ]
         for reply in polls:
             assert_problem(reply, 401, "TOKEN_INVALID")
+            assert reply.headers["WWW-Authenticate"].startswith("Bearer")  # contract §errors
             _secured(reply)
         ok = await api.status(fan)
         assert ok.status_code == 200 and "Retry-After" in ok.headers
