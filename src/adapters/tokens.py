@@ -76,6 +76,10 @@ class JwtTokenCodec:
             raise TokenInvalidError("a queue token is required")
         payload = self._own(token)
         if payload is None:  # not as this codec writes them: PyJWT judges it whole
+            if not _canonical_signature(token):
+                # One signed token is one string, whichever PyJWT is installed (older
+                # ones decode base64 leniently): see _own.
+                raise TokenInvalidError("the token is malformed or its signature is wrong")
             try:
                 payload = jwt.decode(
                     token,
@@ -133,6 +137,18 @@ _REQUIRED = frozenset({"sub", "concert_id", "seq", "jti"})
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _canonical_signature(token: str) -> bool:
+    """Whether the token's last part is base64url written as a signature is written:
+    no padding, no other character, no unused bits set in its last digit."""
+    signature = token.rpartition(".")[2]
+    if len(signature) % 4 == 1 or not _BASE64URL.issuperset(signature):
+        return False
+    return _b64(_unb64(signature)) == signature
 
 
 def _unb64(part: str) -> bytes:
