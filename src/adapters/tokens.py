@@ -76,6 +76,10 @@ class JwtTokenCodec:
             raise TokenInvalidError("a queue token is required")
         payload = self._own(token)
         if payload is None:  # not as this codec writes them: PyJWT judges it whole
+            if not _canonical_signature(token):
+                # One signed token is one string, whichever PyJWT is installed (older
+                # ones decode base64 leniently): see _own.
+                raise TokenInvalidError("the token is malformed or its signature is wrong")
             try:
                 payload = jwt.decode(
                     token,
@@ -108,11 +112,14 @@ class JwtTokenCodec:
         payload_part, dot, signature_part = rest.partition(".")
         if header != _HEADER or not dot or "." in signature_part or not token.isascii():
             return None
+        # The signature compared as written, in constant time: only the one spelling
+        # this codec writes passes here (base64 decoding is lenient: padding, digits
+        # outside the alphabet and the last digit's unused bits would let one token be
+        # written many ways, which PyJWT refuses too).
+        signing_input = token[: len(header) + 1 + len(payload_part)].encode()
+        if not hmac.compare_digest(_b64(self._sign(signing_input)), signature_part):
+            return None
         try:
-            signature = _unb64(signature_part)
-            signing_input = token[: len(header) + 1 + len(payload_part)].encode()
-            if not hmac.compare_digest(self._sign(signing_input), signature):
-                return None
             payload = msgspec.json.decode(_unb64(payload_part))
         except (binascii.Error, ValueError, msgspec.DecodeError):
             return None
@@ -130,6 +137,18 @@ _REQUIRED = frozenset({"sub", "concert_id", "seq", "jti"})
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _canonical_signature(token: str) -> bool:
+    """Whether the token's last part is base64url written as a signature is written:
+    no padding, no other character, no unused bits set in its last digit."""
+    signature = token.rpartition(".")[2]
+    if len(signature) % 4 == 1 or not _BASE64URL.issuperset(signature):
+        return False
+    return _b64(_unb64(signature)) == signature
 
 
 def _unb64(part: str) -> bytes:

@@ -47,6 +47,8 @@ class RedisRateLimiter:
     ) -> dt.timedelta | None:
         if not limits:
             return None
+        if any(limit < 1 for _, limit in limits):  # the reference rule's refusal, its own
+            raise ValueError("a limit is at least 1 (0 means no limit: no key)")
         named = [(self.key_name(key), limit) for key, limit in limits]
         wait = await self._hits.submit(window, (named, now, os.urandom(16)))
         return dt.timedelta(microseconds=wait) if wait > 0 else None

@@ -86,3 +86,22 @@ async def test_the_spends_of_one_turn_share_one_call_and_each_solution_wins_once
         # Another concert's spends are another call; its solutions are its own.
         assert await store.spend(ConcertId(5), "a" * 64, expires, T0)
         assert counted.calls == 2
+
+
+async def test_a_malformed_hit_fails_alone_and_its_turns_other_hits_are_judged() -> None:
+    """A limit below 1 is refused as the reference rule refuses it (``ValueError``), to
+    its caller alone: in the shared script it failed the whole call, every caller of
+    the turn got the error, and the hits taken before it were logged all the same."""
+    async for client, namespace in redis_namespace():
+        limiter = RedisRateLimiter(client, namespace=namespace)
+        before, bad, after = await asyncio.gather(
+            limiter.hit([("k", 2)], WINDOW, T0),
+            limiter.hit([("k", 2), ("z", 0)], WINDOW, T0 + S),
+            limiter.hit([("k", 2)], WINDOW, T0 + 2 * S),
+            return_exceptions=True,
+        )
+        assert isinstance(bad, ValueError)
+        assert before is None
+        assert after is None
+        assert await client.zcard(limiter.key_name("k")) == 2
+        assert await client.exists(limiter.key_name("z")) == 0

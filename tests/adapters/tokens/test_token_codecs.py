@@ -110,3 +110,47 @@ def test_a_token_in_another_shape_is_judged_by_pyjwt_whole() -> None:
     non_text = jwt.encode({**payload, "jti": 5}, SECRET.encode(), algorithm="HS256")
     with pytest.raises(TokenInvalidError):
         codec.decode(non_text)
+
+
+def test_a_token_spelt_otherwise_than_signed_is_refused() -> None:
+    """One signed token is one string: its signature re-spelt (the unused low bits of
+    the last base64 digit changed, characters outside base64url or padding added) is
+    refused, whichever PyJWT is installed (2.15 refuses all but the padded spelling;
+    older ones decode base64 leniently). Otherwise one token becomes any number of
+    strings, each verified and remembered apart."""
+    codec = JwtTokenCodec(SECRET)
+    token = codec.encode(claims(sequence=5))
+    header, payload, signature = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    respelt = [f"{header}.{payload}.{signature[:-1]}{digit}" for digit in alphabet]
+    respelt += [
+        f"{token}!",
+        f"{token}!!",
+        f"{token}==",
+        f"{token}=",
+        f"{token}\n",
+        f"{header}.{payload}.{signature[:10]}*{signature[10:]}",
+        f"{header}.{payload}.+{signature}",
+    ]
+    # A token in another shape, which PyJWT judges, likewise.
+    signed = claims(sequence=6)
+    other = jwt.encode(
+        {
+            "sub": str(signed.user_id),
+            "concert_id": signed.concert_id,
+            "seq": signed.sequence,
+            "jti": str(signed.token_id),
+        },
+        SECRET.encode(),
+        algorithm="HS256",
+        headers={"kid": "k1"},
+    )
+    other_signature = other.rpartition(".")[2]
+    respelt += [f"{other}=", f"{other}!", f"{other[: -len(other_signature)]}{other_signature}*"]
+    for variant in respelt:
+        if variant == token:
+            continue
+        with pytest.raises(TokenInvalidError):
+            codec.decode(variant)
+    assert codec.decode(token).sequence == 5
+    assert codec.decode(other) == signed
