@@ -197,3 +197,21 @@ async def test_no_limit_on_asks_storage_nothing() -> None:
     )
     await limits.hit_join("192.0.2.7", uuid.uuid4())
     await limits.hit_request("192.0.2.7")
+
+
+async def test_retry_after_never_exceeds_the_window_when_other_hits_are_a_moment_later() -> None:
+    """Another instance's hits can reach storage first stamped a moment after this
+    request's now: from this request's instant the slot frees a little over a window
+    away, and the header still says at most the window's 60 s."""
+    clock = ManualClock()
+    limiter = MemoryRateLimiter()
+    limits = ClientLimits(
+        limiter, clock, joins_per_minute=2, joins_per_fan_per_minute=0, requests_per_minute=0
+    )
+    key = f"join:ip:{address_key('192.0.2.7')}"
+    later = await clock.now() + dt.timedelta(milliseconds=700)
+    assert await limiter.hit([(key, 2)], dt.timedelta(seconds=60), later) is None
+    assert await limiter.hit([(key, 2)], dt.timedelta(seconds=60), later) is None
+    with pytest.raises(RateLimitedError) as refused:
+        await limits.hit_join("192.0.2.7")
+    assert refused.value.retry_after_seconds == 60
