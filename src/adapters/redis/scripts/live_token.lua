@@ -16,11 +16,7 @@ local function one(uid)
   if status == 'E' then
     return {}
   end
-  local pos = -1
-  if status == 'W' then
-    pos = position(t)
-  end
-  return {row(t), status, pos, admitted_recently()}
+  return answer(t, status)
 end
 
 local out = {}

@@ -27,11 +27,7 @@ local function one(tid)
   else
     status = status_at(t)
   end
-  local pos = -1
-  if status == 'W' then
-    pos = position(t)
-  end
-  return {row(t), status, pos, admitted_recently()}
+  return answer(t, status)
 end
 
 local out = {}

@@ -364,6 +364,16 @@ local function row(t)
   return encode(t)
 end
 
+-- A token's place as look, poll and live_token reply it: {row, status, position (-1
+-- unless WAITING), admissions in the rate window}.
+local function answer(t, status)
+  local pos = -1
+  if status == 'W' then
+    pos = position(t)
+  end
+  return {row(t), status, pos, admitted_recently()}
+end
+
 -- Garbage collection only: keep every key of the concert at least KEY_TTL ms past
 -- this write (refreshed once the remaining time has fallen by a minute; the bucket
 -- bitmaps with the beats key). META, the sequence, is kept two minutes longer than
