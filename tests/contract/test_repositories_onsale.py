@@ -14,8 +14,10 @@ from concert_core.domain import (
     Money,
     Payment,
     PaymentId,
+    ReservationId,
     SaleSettings,
     TokenNotActiveError,
+    UserId,
 )
 from contract.helpers import (
     D1,
@@ -97,6 +99,41 @@ async def test_seats_are_counted_per_date_as_they_stand_at_the_instant(
     assert both == [DateSeats(D1, 48, 2, 0), DateSeats(D2, 50, 0, 0)]
     assert one == [DateSeats(D1, 49, 1, 0), DateSeats(D2, 50, 0, 0)]
     assert none == []
+
+
+async def test_a_concert_is_sold_out_once_every_seat_is_sold(backend: Backend) -> None:
+    concert_id = await new_concert(backend, (D1,))
+    unseated = await new_concert(backend, ())
+    holds = []  # every seat of the date held, each by a fan of its own
+    for seat_no in range(1, 51):
+        user = new_user()
+        held = await hold(backend, seat(concert_id, D1, seat_no), user, T0)
+        holds.append((user, held.reservation.reservation_id))
+    hold_ttl = backend.policy.hold_ttl
+
+    async def sold_out() -> list[bool]:
+        async with backend.uow() as uow:
+            return [
+                await uow.seats.sold_out(concert_id),
+                await uow.seats.sold_out(unseated),
+                await uow.seats.sold_out(ConcertId(999)),
+            ]
+
+    async def sell(sold: list[tuple[UserId, ReservationId]]) -> None:
+        for user, rid in sold:
+            async with backend.uow() as uow:
+                await uow.reservations.confirm(user, [rid], at(1))
+                await uow.commit()
+
+    assert await sold_out() == [False, False, False]  # every seat held, none sold
+    await sell(holds[:-1])
+    assert await sold_out() == [False, False, False]  # one seat still held
+    async with backend.uow() as uow:
+        counts = await uow.seats.seat_counts(concert_id, T0 + hold_ttl)
+    assert counts == [DateSeats(D1, 1, 0, 49)]  # and once that hold lapses, for sale
+    assert await sold_out() == [False, False, False]
+    await sell(holds[-1:])
+    assert await sold_out() == [True, False, False]
 
 
 async def test_the_live_holds_of_a_turn_are_the_ones_made_under_it(backend: Backend) -> None:

@@ -129,6 +129,15 @@ class MemorySeatRepository(_Repository):
             )
         return counts
 
+    async def sold_out(self, concert_id: ConcertId) -> bool:
+        self._db.read()
+        seats = [
+            seat
+            for date in self._db.dates.get(concert_id, {})
+            for seat in self._seats_of(concert_id, date)
+        ]
+        return bool(seats) and all(seat.status is SeatStatus.SOLD for seat in seats)
+
     def _live_holds(self, user: UserId, concert_id: ConcertId, now: dt.datetime) -> int:
         db = self._db
         count = 0

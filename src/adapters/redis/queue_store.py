@@ -85,6 +85,17 @@ class RedisQueueStore:
             ENDED_KEPT_FOR,
         )
         self._key_ttl = longest + KEY_TTL_MARGIN
+        # The arguments after ``now`` that every script takes, worked out once (the
+        # policy is frozen), and each concert's key names: a poll built them anew.
+        self._policy_args = (
+            microseconds_in(policy.idle_timeout),
+            microseconds_in(policy.active_ttl),
+            microseconds_in(policy.admission_rate_window),
+            milliseconds_rounded_up(self._key_ttl),
+            microseconds_in(ENDED_KEPT_FOR),
+            BATCH,
+        )
+        self._key_names: dict[ConcertId, tuple[str, ...]] = {}
         # Concurrent calls of one kind for one concert share a script call; each item
         # carries its caller's now, and the script judges it by that.
         self._issues: Coalescer[ConcertId, tuple[bytes, bytes, dt.datetime], Any] = Coalescer(
@@ -106,9 +117,17 @@ class RedisQueueStore:
     def keys(self, concert_id: ConcertId) -> list[str]:
         """The concert's keys, in the order the scripts take them (the heartbeat
         buckets' bitmaps, ``<prefix>beat:<n>``, are named by the scripts)."""
-        base = f"{self._namespace}:{{concert:{int(concert_id)}}}:{self._LAYOUT}"
-        names = ("meta", "ids", "users", "recs", "fen", "beats", "active", "adm", "ended", "line")
-        return [f"{base}:{name}" for name in names]
+        return list(self._keys_of(concert_id))
+
+    def _keys_of(self, concert_id: ConcertId) -> tuple[str, ...]:
+        keys = self._key_names.get(concert_id)
+        if keys is None:
+            base = f"{self._namespace}:{{concert:{int(concert_id)}}}:{self._LAYOUT}"
+            names = ("meta", "ids", "users", "recs", "fen", "beats", "active", "adm", "ended")
+            keys = tuple(f"{base}:{name}" for name in (*names, "line"))
+            if len(self._key_names) < 4096:  # a process serves a few concerts at a time
+                self._key_names[concert_id] = keys
+        return keys
 
     def _earlier_meta(self, concert_id: ConcertId) -> str:
         """The earlier layout's meta hash, read only for the seed of an opened line."""
@@ -126,20 +145,13 @@ class RedisQueueStore:
         """One call of script ``name``: the arguments every queue script takes first
         (``now``, the policy's times, the key TTL, ...), then ``args``; ``earlier``
         adds the earlier layout's meta key (for the seed)."""
-        policy = self._policy
-        common = (
-            microseconds(now),
-            microseconds_in(policy.idle_timeout),
-            microseconds_in(policy.active_ttl),
-            microseconds_in(policy.admission_rate_window),
-            milliseconds_rounded_up(key_ttl or self._key_ttl),
-            microseconds_in(ENDED_KEPT_FOR),
-            BATCH,
-        )
-        keys = self.keys(concert_id)
+        common = self._policy_args
+        if key_ttl is not None:
+            common = (*common[:3], milliseconds_rounded_up(key_ttl), *common[4:])
+        keys: Sequence[str] = self._keys_of(concert_id)
         if earlier:
-            keys.append(self._earlier_meta(concert_id))
-        return await run_script(self._scripts[name], keys, (*common, *args))
+            keys = (*keys, self._earlier_meta(concert_id))
+        return await run_script(self._scripts[name], keys, (microseconds(now), *common, *args))
 
     async def _run_items(
         self,

@@ -108,6 +108,14 @@ class SqlSeatRepository(SqlRepository):
         )
         return [DateSeats(r.date, int(r.available), int(r.held), int(r.sold)) for r in rows]
 
+    async def sold_out(self, concert_id: ConcertId) -> bool:
+        s = t.seats.c
+        of_concert = select(s.seat_no).where(s.concert_id == concert_id)
+        unsold = of_concert.where(s.status != SeatStatus.SOLD.value)
+        found = await self._c.execute(select(of_concert.exists(), unsold.exists()))
+        has_seats, has_unsold = found.one()
+        return bool(has_seats) and not has_unsold
+
     async def hold(self, request: HoldRequest) -> HoldOutcome:
         if is_postgres(self._c):
             return await self._hold_postgres(request)

@@ -99,6 +99,13 @@ class SeatRepository(Protocol):
         ``now`` (a lapsed hold counts as available)."""
         ...
 
+    async def sold_out(self, concert_id: ConcertId) -> bool:
+        """Whether the concert has seats and every one is SOLD (what ``seat_counts``
+        says when no date has a seat available or held: a hold, live or lapsed, is
+        not a sale). One answer, however many dates: the sale's state asks it every
+        second while the line is served."""
+        ...
+
     async def hold(self, request: HoldRequest) -> HoldOutcome:
         """Atomically hold a seat and record the reservation.
 

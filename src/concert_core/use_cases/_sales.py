@@ -84,8 +84,7 @@ class SaleBook:
                 raise NotFoundError(f"concert {concert_id} does not exist")
             sold_out = kept is not None and kept.sold_out
             if not sold_out:
-                counts = await uow.seats.seat_counts(concert_id, now)
-                sold_out = bool(counts) and all(c.available == 0 and c.held == 0 for c in counts)
+                sold_out = await uow.seats.sold_out(concert_id)
         state = SaleState(concert, sold_out, now)
         self._kept[concert_id] = state
         return state
