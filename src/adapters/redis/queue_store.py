@@ -36,7 +36,7 @@ from adapters.redis.packing import (
     place_from_reply,
     token_from_row,
 )
-from adapters.redis.scripts import KEY_TTL_MARGIN, check_client, register_scripts, run_script
+from adapters.redis.scripts import KEY_TTL_MARGIN, ScriptLibrary, check_client, run_script
 from concert_core.domain import (
     ConcertId,
     IssueOutcome,
@@ -57,10 +57,12 @@ BATCH = 5_000
 class RedisQueueStore:
     """The QueueStore port on Redis (one script per operation; see the module doc)."""
 
-    _HOT_SCRIPTS = ("place", "expire", "extend_active", "retract_hold", "live_token")
-    """The calls of every fan's turn: the shared prelude alone."""
-    _PASS_SCRIPTS = ("issue", "open", "admit", "end_waiting", "expire_lapsed", "stats")
-    """The calls that grow, sweep or count the line: ``queue_passes`` besides."""
+    _SCRIPTS = (
+        *("place", "expire", "extend_active", "retract_hold", "live_token"),
+        *("issue", "open", "admit", "end_waiting", "expire_lapsed", "stats"),
+    )
+    """The calls of a fan's turn, then those that grow, sweep or count the line: the
+    functions of one library headed by ``queue_common`` and ``queue_passes``."""
     _LAYOUT = "v2"
     """Names this layout's keys apart from the earlier one's (a line is drained before
     an upgrade; the earlier keys are never read, but for an opened line's seed)."""
@@ -72,12 +74,12 @@ class RedisQueueStore:
         self._client = client
         self._policy = policy
         self._namespace = namespace
-        self._scripts = {
-            **register_scripts(client, self._HOT_SCRIPTS, prelude="queue_common"),
-            **register_scripts(
-                client, self._PASS_SCRIPTS, prelude=("queue_common", "queue_passes")
-            ),
-        }
+        library = ScriptLibrary(
+            client,
+            self._SCRIPTS,
+            prelude=("queue_common", "queue_passes"),
+        )
+        self._scripts = {name: library.function(name) for name in library.names}
         longest = max(
             policy.idle_timeout,
             policy.active_ttl,

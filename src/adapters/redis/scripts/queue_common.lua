@@ -1,5 +1,7 @@
--- Shared prelude of every queue script: the store prepends it to each script body
--- before registering it, so every operation is still one self-contained script.
+-- Shared prelude of every queue script. The store loads it once, as the head of a Redis
+-- function library whose functions are the queue scripts, each body run as a function
+-- that begins with begin(KEYS, ARGV) (adapters/redis/scripts.py, ScriptLibrary): the
+-- prelude's definitions are made once per load, not on every call.
 --
 -- A token lives at a slot: its sequence number, or for a token pre-queued before the
 -- opening the place it was dealt (open.lua). Slots are never reused.
@@ -41,18 +43,28 @@
 --   5 key ttl in ms (garbage collection only)  6 how long ended records are kept
 --   7 the most tokens one script may end  8.. the operation's own arguments
 
-local META, IDS, USERS, RECS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local FEN, BEATS, ACTIVE, ADM, ENDED = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local LINE = KEYS[10]
-local EARLIER_META = KEYS[11]
-local PREFIX = string.sub(META, 1, -5)
-local NOW = tonumber(ARGV[1])
-local IDLE_FOR = tonumber(ARGV[2])
-local ACTIVE_FOR = tonumber(ARGV[3])
-local WINDOW = tonumber(ARGV[4])
-local KEY_TTL = tonumber(ARGV[5])
-local ENDED_FOR = tonumber(ARGV[6])
-local BATCH = tonumber(ARGV[7])
+-- Each call's keys and arguments, and what they name (set by begin(), which every
+-- queue function runs first: the library is loaded once and its functions are called
+-- many times, so nothing here may carry over from one call to the next).
+local KEYS, ARGV
+local META, IDS, USERS, RECS, FEN, BEATS, ACTIVE, ADM, ENDED, LINE, EARLIER_META, PREFIX
+local NOW, IDLE_FOR, ACTIVE_FOR, WINDOW, KEY_TTL, ENDED_FOR, BATCH
+
+local function begin(keys, args)
+  KEYS, ARGV = keys, args
+  META, IDS, USERS, RECS = keys[1], keys[2], keys[3], keys[4]
+  FEN, BEATS, ACTIVE, ADM, ENDED = keys[5], keys[6], keys[7], keys[8], keys[9]
+  LINE, EARLIER_META = keys[10], keys[11]
+  PREFIX = string.sub(META, 1, -5)
+  NOW = tonumber(args[1])
+  IDLE_FOR = tonumber(args[2])
+  ACTIVE_FOR = tonumber(args[3])
+  WINDOW = tonumber(args[4])
+  KEY_TTL = tonumber(args[5])
+  ENDED_FOR = tonumber(args[6])
+  BATCH = tonumber(args[7])
+end
+
 local MINUTE = 60000000
 local R = 69
 local BEAT = 10000000
