@@ -17,6 +17,11 @@ added, per server process:
   connections open at once from one IPv4 address (or one IPv6 /64, which one client
   usually holds whole); one more is closed as soon as it is accepted.
 
+It also sends a reply in one write where uvicorn makes two (the head, then the body: a
+system call each, and a packet each for the client to take in): the writes a
+connection makes in one turn of the event loop go out together at the end of it
+(:class:`OneWritePerTurn`).
+
 Why this and not another server: decision 17.
 """
 
@@ -82,8 +87,92 @@ def address_key(host: str) -> str:
     return str(address)
 
 
+class OneWritePerTurn(asyncio.Transport):
+    """A connection's transport whose writes of one event-loop turn go out as one.
+
+    A reply's head and body are written one after the other in the same turn (its
+    handler does not wait in between unless the connection is slow to drain, which
+    flow control sees on the real transport): gathered, they cost one ``send`` instead
+    of two. The data is written when the loop gets to the callback scheduled by the
+    turn's first write (after the callbacks already scheduled, never later), or at
+    once when the transport is closed; ``abort`` drops it with the connection."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        chunk = data if isinstance(data, bytes) else bytes(data)
+        if self._pending is None:
+            self._pending = [chunk]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(chunk)
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def flush(self) -> None:
+        """Write what the turn gathered now."""
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._pending = None
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        gathered = sum(map(len, self._pending)) if self._pending else 0
+        return self._transport.get_write_buffer_size() + gathered
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with head and body deadlines and a bound per address."""
+    """uvicorn's httptools protocol with head and body deadlines and a bound per
+    address, writing each reply at once (``OneWritePerTurn``)."""
 
     _address: str | None = None
     _head_deadline: asyncio.TimerHandle | None = None
@@ -109,6 +198,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 return
             self._address = key
             limits.open_by_address[key] += 1
+        self.transport = OneWritePerTurn(transport, self.loop)
         self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
