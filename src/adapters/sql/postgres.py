@@ -5,7 +5,7 @@ statement-at-a-time path in the adapters instead."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Uuid, bindparam, text
 
 from adapters.sql import tables as t
 
@@ -123,21 +123,19 @@ WITH held AS (
     SELECT concert_id, date, seat_no, price, status, holder, held_until, reservation_id,
            token_id, held_at
     FROM seats
-    WHERE reservation_id = ANY(CAST(:rids AS uuid[]))
-       OR (token_id = :token_id AND status = 'HELD')
+    WHERE reservation_id IN :rids OR (token_id = :token_id AND status = 'HELD')
     ORDER BY concert_id, date, seat_no
     FOR UPDATE
 ), due AS (
     SELECT count(*) AS n, CAST(coalesce(sum(price), 0) AS bigint) AS amount
     FROM held
-    WHERE reservation_id = ANY(CAST(:rids AS uuid[])) AND status = 'HELD'
+    WHERE reservation_id IN :rids AND status = 'HELD'
       AND held_until > :now AND holder = :user_id AND concert_id = :concert_id
 ), fresh AS (
     SELECT (SELECT n FROM due) = CAST(:n AS integer)
        AND NOT EXISTS (SELECT FROM ledger WHERE entry_id = :payment_id)
-       AND NOT EXISTS (
-           SELECT FROM payments WHERE payment_id = :payment_id OR token_id = :token_id
-       ) AS ok
+       AND NOT EXISTS (SELECT FROM payments WHERE payment_id = :payment_id)
+       AND NOT EXISTS (SELECT FROM payments WHERE token_id = :token_id) AS ok
 ), debited AS (
     UPDATE wallets SET balance = balance - (SELECT amount FROM due)
     WHERE user_id = :user_id AND balance >= (SELECT amount FROM due) AND (SELECT ok FROM fresh)
@@ -146,7 +144,7 @@ WITH held AS (
     UPDATE seats SET status = 'SOLD', held_until = NULL
     FROM held
     WHERE seats.concert_id = held.concert_id AND seats.date = held.date
-      AND seats.seat_no = held.seat_no AND held.reservation_id = ANY(CAST(:rids AS uuid[]))
+      AND seats.seat_no = held.seat_no AND held.reservation_id IN :rids
       AND EXISTS (SELECT FROM debited)
     RETURNING held.*
 ), freed AS (
@@ -157,7 +155,7 @@ WITH held AS (
     WHERE seats.concert_id = held.concert_id AND seats.date = held.date
       AND seats.seat_no = held.seat_no AND held.status = 'HELD'
       AND held.token_id = :token_id
-      AND NOT (held.reservation_id = ANY(CAST(:rids AS uuid[])))
+      AND held.reservation_id NOT IN :rids
       AND EXISTS (SELECT FROM debited)
     RETURNING held.*
 ), recorded AS (
@@ -192,7 +190,10 @@ WITH held AS (
 SELECT (SELECT amount FROM due) AS amount, (SELECT balance FROM debited) AS balance,
        (SELECT count(*) FROM sold) AS sold, (SELECT count(*) FROM freed) AS freed
 """
-).bindparams(bindparam("now", type_=t.UtcDateTime()))
+).bindparams(
+    bindparam("now", type_=t.UtcDateTime()),
+    bindparam("rids", expanding=True, type_=Uuid()),
+)
 """A payment in one statement. Its seats, and the turn's other held seats, are locked
 first, in key order (``held``); then, only if every reservation named is the fan's
 live hold in the turn's concert, neither the payment nor its ledger entry exists yet
