@@ -26,7 +26,7 @@ from typing import Protocol
 from altcha.v1 import SHA256, ChallengeOptions, PayloadType, create_challenge
 
 from concert_core.domain import ConcertId
-from concert_core.ports import JoinChallenge
+from concert_core.ports import JoinChallenge, ProofSpend
 
 ALGORITHM = SHA256
 DEFAULT_MAX_NUMBER = 50_000
@@ -108,22 +108,28 @@ class AltchaJoinChallenges:
             maxnumber=made.max_number,
         )
 
-    async def redeem(self, proof: str, concert_id: ConcertId, now: dt.datetime) -> bool:
+    def verify(self, proof: str, concert_id: ConcertId, now: dt.datetime) -> ProofSpend | None:
         payload = _payload(proof)
         if payload is None:
-            return False
+            return None
         expires_at = _salt_expiry(payload["salt"], concert_id)
         if expires_at is None or now >= expires_at:
-            return False
+            return None
         # The signature first, compared in constant time (``verify_solution`` uses
         # ``==``): only then is the rest of the solution worth checking.
         mac = self._mac.copy()
         mac.update(payload["challenge"].encode())
         if not hmac.compare_digest(mac.hexdigest(), payload["signature"]):
-            return False
+            return None
         if not _solves(payload):
+            return None
+        return ProofSpend(concert_id, payload["challenge"], expires_at)
+
+    async def redeem(self, proof: str, concert_id: ConcertId, now: dt.datetime) -> bool:
+        spend = self.verify(proof, concert_id, now)
+        if spend is None:
             return False
-        return await self._spent.spend(concert_id, payload["challenge"], expires_at, now)
+        return await self._spent.spend(concert_id, spend.solution, spend.expires_at, now)
 
     async def give_back(self, proof: str, concert_id: ConcertId) -> None:
         payload = _payload(proof)

@@ -9,6 +9,7 @@ from concert_core.ports import (
     Clock,
     IdempotencyStore,
     JoinChallenges,
+    ProofSpendingQueue,
     QueueStore,
     SeatMapReader,
     TokenCodec,
@@ -85,10 +86,13 @@ class ConcertService:
         clock: Clock,
         policy: Policy,
         challenges: JoinChallenges | None = None,
+        proof_queue: ProofSpendingQueue | None = None,
         seat_maps: SeatMapReader | None = None,
     ) -> ConcertService:
         """``challenges`` None: no join challenge is issued or redeemed, so a concert
         whose sale asks for one takes re-joins only (docs/contract.md §9).
+        ``proof_queue``: ``queue`` itself, when it spends the proofs ``challenges``
+        verify as it issues a token (a join with a proof is then one storage step).
         ``seat_maps`` None: the seat list reads through a unit of work."""
         gate = TokenGate(codec, queue)
         sales = SaleBook(uow_factory, policy)
@@ -100,7 +104,9 @@ class ConcertService:
             add_concert_date=AddConcertDate(uow_factory, sales, clock),
             change_sale=ChangeSale(uow_factory, queue, sales, clock),
             report_concerts=ReportConcerts(uow_factory, queue, sales, clock, policy),
-            issue_token=IssueToken(sales, openings, queue, codec, clock, policy, challenges),
+            issue_token=IssueToken(
+                sales, openings, queue, codec, clock, policy, challenges, proof_queue
+            ),
             queue_status=QueueStatus(gate, sales, openings, queue, clock, policy),
             queue_overview=QueueOverview(queue, uow_factory, clock),
             leave_queue=LeaveQueue(gate, queue, uow_factory, clock),

@@ -39,6 +39,7 @@ from concert_core import ConcertService
 from concert_core.ports import (
     Clock,
     IdempotencyStore,
+    ProofSpendingQueue,
     QueueStore,
     SeatMapReader,
     UnitOfWorkFactory,
@@ -75,6 +76,9 @@ class Storage:
     the database (in memory: per process), so every instance counts the same hits."""
     spent_proofs: SpentProofs
     """Join-challenge solutions used (docs/contract.md §9): beside the waiting room."""
+    proof_queue: ProofSpendingQueue | None = None
+    """The waiting room itself when it spends those solutions as it issues tokens (a
+    join with a proof is then one storage call), else None."""
     seat_maps: SeatMapReader | None = None
     """The seat list's read outside a unit of work (None: through one)."""
 
@@ -106,9 +110,11 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
             database, queue = await asyncio.gather(base.health(), redis.ping(client))
             return {"database": database["database"], "queue": queue}
 
+        queue = redis.RedisQueueStore(client, settings.policy, namespace=namespace)
         yield evolve(
             base,
-            queue=redis.RedisQueueStore(client, settings.policy, namespace=namespace),
+            queue=queue,
+            proof_queue=queue,  # it spends under RedisSpentProofs's keys, same namespace
             idempotency=redis.RedisIdempotencyStore(client, settings.policy, namespace=namespace),
             spent_proofs=redis.RedisSpentProofs(client, namespace=namespace),
             health=health,
@@ -186,6 +192,7 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
             max_number=settings.challenge_max_number,
             ttl=settings.challenge_ttl,
         ),
+        proof_queue=storage.proof_queue,
         seat_maps=storage.seat_maps,
     )
 

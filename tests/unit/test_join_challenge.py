@@ -34,7 +34,7 @@ from concert_core.domain import (
     ServiceUnavailableError,
     ValidationError,
 )
-from concert_core.ports import JoinChallenge, QueueStore
+from concert_core.ports import JoinChallenge, ProofSpend, QueueStore
 from concert_core.use_cases import (
     AddConcertCommand,
     ChangeSaleCommand,
@@ -121,6 +121,25 @@ async def test_a_good_proof_is_redeemed_once() -> None:
     assert await verifier.redeem(proof, CONCERT, T0 + dt.timedelta(seconds=1))
     assert not await verifier.redeem(proof, CONCERT, T0 + dt.timedelta(seconds=2))
     assert len(spent) == 1
+
+
+async def test_verifying_names_the_spend_and_spends_nothing() -> None:
+    spent = MemorySpentProofs()
+    verifier = challenges(spent)
+    made = verifier.issue(CONCERT, T0)
+    proof = solved(made)
+
+    spend = verifier.verify(proof, CONCERT, T0 + dt.timedelta(seconds=1))
+
+    expires = dt.datetime.fromtimestamp(int((T0 + TTL).timestamp()), dt.UTC)
+    assert spend == ProofSpend(CONCERT, made.challenge, expires)
+    assert verifier.verify(proof, CONCERT, T0) == spend  # again: nothing was spent
+    assert len(spent) == 0
+    assert await verifier.redeem(proof, CONCERT, T0)
+    assert verifier.verify(proof, CONCERT, T0) == spend  # spent or not, it is good
+    assert verifier.verify(proof, OTHER, T0) is None
+    assert verifier.verify(proof, CONCERT, expires) is None
+    assert verifier.verify("not a proof", CONCERT, T0) is None
 
 
 async def test_another_instance_sharing_the_store_refuses_a_spent_proof() -> None:

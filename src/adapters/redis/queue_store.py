@@ -13,6 +13,10 @@ microseconds since the epoch; Redis's ``TIME`` is never read. Key TTLs only coll
 garbage: each write keeps all the concert's keys alive for the longest rule plus a
 margin.
 
+A join to a sale asking for a join challenge is one call as well (``issue_proved``):
+the fan's live token, else the proof spent (``SET NX`` of the key ``RedisSpentProofs``
+spends it under) and a token issued, in the issue script.
+
 The calls a stampede makes (issue, look, poll, live token, extend, expire) are shared: those of one
 concert that arrive in one event-loop turn go as one script call (``Coalescer``), whose
 script takes the items in turn, each judged at its own caller's ``now``, as separate
@@ -37,6 +41,7 @@ from adapters.redis.packing import (
     token_from_row,
 )
 from adapters.redis.scripts import KEY_TTL_MARGIN, ScriptLibrary, check_client, run_script
+from adapters.redis.spent_proofs import spent_proof_key, spent_proof_ttl
 from concert_core.domain import (
     ConcertId,
     IssueOutcome,
@@ -47,11 +52,18 @@ from concert_core.domain import (
     UserId,
 )
 from concert_core.policy import Policy
+from concert_core.ports import ProofSpend
 
 ENDED_KEPT_FOR = dt.timedelta(hours=1)
 """How long an ended token is still known (``look`` says EXPIRED, not unknown)."""
 BATCH = 5_000
 """The most tokens one script ends (a script blocks the server while it runs)."""
+_KEY_NAMES = ("meta", "ids", "users", "recs", "fen", "beats", "active", "adm", "ended", "line")
+"""A concert's keys, in the order the scripts take them (``queue_common.lua``)."""
+
+_IssueItem = tuple[bytes, bytes, str, int, dt.datetime]
+"""One issue of a shared call: user id, token id, the spend (``""`` none asked, ``"-"``
+asked with no proof, else the proof's key), the proof key's TTL (ms), now."""
 
 
 class RedisQueueStore:
@@ -100,9 +112,7 @@ class RedisQueueStore:
         self._key_names: dict[ConcertId, tuple[str, ...]] = {}
         # Concurrent calls of one kind for one concert share a script call; each item
         # carries its caller's now, and the script judges it by that.
-        self._issues: Coalescer[ConcertId, tuple[bytes, bytes, dt.datetime], Any] = Coalescer(
-            self._issue_many
-        )
+        self._issues: Coalescer[ConcertId, _IssueItem, Any] = Coalescer(self._issue_many)
         self._places: Coalescer[tuple[ConcertId, bool], tuple[bytes, dt.datetime], Any] = Coalescer(
             self._place_many
         )
@@ -125,8 +135,7 @@ class RedisQueueStore:
         keys = self._key_names.get(concert_id)
         if keys is None:
             base = f"{self._namespace}:{{concert:{int(concert_id)}}}:{self._LAYOUT}"
-            names = ("meta", "ids", "users", "recs", "fen", "beats", "active", "adm", "ended")
-            keys = tuple(f"{base}:{name}" for name in (*names, "line"))
+            keys = tuple(f"{base}:{name}" for name in _KEY_NAMES)
             if len(self._key_names) < 4096:  # a process serves a few concerts at a time
                 self._key_names[concert_id] = keys
         return keys
@@ -143,16 +152,20 @@ class RedisQueueStore:
         *args: bytes | str | int,
         key_ttl: dt.timedelta | None = None,
         earlier: bool = False,
+        extra_keys: Sequence[str] = (),
     ) -> Any:
         """One call of script ``name``: the arguments every queue script takes first
         (``now``, the policy's times, the key TTL, ...), then ``args``; ``earlier``
-        adds the earlier layout's meta key (for the seed)."""
+        adds the earlier layout's meta key (for the seed), ``extra_keys`` come after
+        the concert's own (keys of its slot the script is told of by index)."""
         common = self._policy_args
         if key_ttl is not None:
             common = (*common[:3], milliseconds_rounded_up(key_ttl), *common[4:])
         keys: Sequence[str] = self._keys_of(concert_id)
         if earlier:
             keys = (*keys, self._earlier_meta(concert_id))
+        if extra_keys:
+            keys = (*keys, *extra_keys)
         return await run_script(self._scripts[name], keys, (microseconds(now), *common, *args))
 
     async def _run_items(
@@ -162,6 +175,7 @@ class RedisQueueStore:
         items: Sequence[tuple[Any, ...]],
         *head: int,
         key_ttl: dt.timedelta | None = None,
+        extra_keys: Sequence[str] = (),
     ) -> list[Any]:
         """One shared script call: ``head``, then each item's fields in order (instants
         as microseconds; every item ends with its caller's now). One reply per item."""
@@ -171,24 +185,62 @@ class RedisQueueStore:
             for field in item
         ]
         latest = max(item[-1] for item in items)
-        return each_item(await self._run(name, concert_id, latest, *head, *args, key_ttl=key_ttl))
+        reply = await self._run(
+            name, concert_id, latest, *head, *args, key_ttl=key_ttl, extra_keys=extra_keys
+        )
+        return each_item(reply)
 
     # -- the port -----------------------------------------------------------------
 
     async def issue(
         self, user_id: UserId, concert_id: ConcertId, token_id: TokenId, now: dt.datetime
     ) -> IssueOutcome:
-        reply = await self._issues.submit(concert_id, (user_id.bytes, token_id.bytes, now))
+        reply = await self._issues.submit(concert_id, (user_id.bytes, token_id.bytes, "", 0, now))
+        return self._issued(concert_id, token_id, reply)
+
+    async def issue_proved(
+        self,
+        user_id: UserId,
+        concert_id: ConcertId,
+        token_id: TokenId,
+        proof: ProofSpend | None,
+        now: dt.datetime,
+    ) -> IssueOutcome | None:
+        """The ProofSpendingQueue port: the proof's key (``RedisSpentProofs``'s, in
+        this store's namespace) is set only if absent, by the issue's own script call,
+        after the user is found to have no live token and before the token is made."""
+        if proof is None:
+            spend, ttl = "-", 0
+        else:
+            if proof.concert_id != concert_id:
+                raise ValueError("the proof is for another concert")
+            spend = spent_proof_key(self._namespace, concert_id, proof.solution)
+            ttl = spent_proof_ttl(proof.expires_at, now)
+        item = (user_id.bytes, token_id.bytes, spend, ttl, now)
+        reply = await self._issues.submit(concert_id, item)
+        if reply[0] == -2:
+            return None
+        return self._issued(concert_id, token_id, reply)
+
+    def _issued(self, concert_id: ConcertId, token_id: TokenId, reply: Any) -> IssueOutcome:
         created = reply[0]
         if created < 0:
             raise ValueError(f"token id {token_id} is taken")
         place = place_from_reply(concert_id, reply[1:], self._policy.admission_rate_window)
         return IssueOutcome(place, created=created == 1)
 
-    async def _issue_many(
-        self, concert_id: ConcertId, items: list[tuple[bytes, bytes, dt.datetime]]
-    ) -> list[Any]:
-        return await self._run_items("issue", concert_id, items)
+    async def _issue_many(self, concert_id: ConcertId, items: list[_IssueItem]) -> list[Any]:
+        # A proof's key goes among the script's keys (all of one slot): the item names
+        # it by its index there. "" is a plain issue, "-" a proved one with no proof.
+        proof_keys: list[str] = []
+        named: list[tuple[bytes, bytes, str | int, int, dt.datetime]] = []
+        for uid, tid, spend, ttl, now in items:
+            if spend in ("", "-"):
+                named.append((uid, tid, spend, ttl, now))
+            else:
+                proof_keys.append(spend)
+                named.append((uid, tid, len(_KEY_NAMES) + len(proof_keys), ttl, now))
+        return await self._run_items("issue", concert_id, named, extra_keys=proof_keys)
 
     async def live_token(
         self, user_id: UserId, concert_id: ConcertId, now: dt.datetime

@@ -11,7 +11,7 @@ Expiry of storage keys (TTLs) may only collect garbage, with a margin past the r
 """
 
 from concert_core.ports.idempotency import IdempotencyKey, IdempotencyStore, JsonValue
-from concert_core.ports.join_challenge import JoinChallenge, JoinChallenges
+from concert_core.ports.join_challenge import JoinChallenge, JoinChallenges, ProofSpend
 from concert_core.ports.storage import (
     CatalogueRepository,
     HoldOutcome,
@@ -28,7 +28,7 @@ from concert_core.ports.storage import (
     WalletRepository,
 )
 from concert_core.ports.time_and_tokens import Clock, TokenCodec
-from concert_core.ports.waiting_room import QueueStore
+from concert_core.ports.waiting_room import ProofSpendingQueue, QueueStore
 
 __all__ = [
     "CatalogueRepository",
@@ -43,6 +43,8 @@ __all__ = [
     "PaymentOutcome",
     "PaymentRepository",
     "PaymentRequest",
+    "ProofSpend",
+    "ProofSpendingQueue",
     "QueueStore",
     "ReservationRepository",
     "SeatLine",

@@ -24,12 +24,31 @@ class JoinChallenge:
     maxnumber: int
 
 
+@frozen
+class ProofSpend:
+    """What redeeming a verified proof records: its ``solution`` (the challenge it
+    solves: a challenge has one solution) used for joining ``concert_id``, remembered
+    at least until ``expires_at``, after which the challenge is refused as expired."""
+
+    concert_id: ConcertId
+    solution: str
+    expires_at: dt.datetime
+
+
 class JoinChallenges(Protocol):
     """Issues join challenges and redeems their solutions, each once for all instances."""
 
     def issue(self, concert_id: ConcertId, now: dt.datetime) -> JoinChallenge:
         """A new challenge for joining the concert, good for a few minutes from ``now``.
         Pure computation (and randomness), so not async."""
+        ...
+
+    def verify(self, proof: str, concert_id: ConcertId, now: dt.datetime) -> ProofSpend | None:
+        """The spend ``proof`` (a solution as the client sends it) would make, if it is
+        a well-formed solution of a challenge this service issued for ``concert_id``,
+        not expired at ``now``; None for anything else. Whether it was spent already
+        is not looked at: pure computation, so not async, and it never raises for a
+        malformed proof. A ``ProofSpendingQueue`` spends it as it issues a token."""
         ...
 
     async def redeem(self, proof: str, concert_id: ConcertId, now: dt.datetime) -> bool:

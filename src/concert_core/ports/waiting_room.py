@@ -7,6 +7,7 @@ from typing import Protocol
 
 from concert_core.domain.queue import IssueOutcome, QueuePlace, QueueStats, QueueToken
 from concert_core.domain.values import ConcertId, TokenId, UserId
+from concert_core.ports.join_challenge import ProofSpend
 
 
 class QueueStore(Protocol):
@@ -127,4 +128,25 @@ class QueueStore(Protocol):
     async def stats(self, concert_id: ConcertId, now: dt.datetime) -> QueueStats:
         """Live WAITING and ACTIVE tokens, admissions over the last minute, and the seed
         the line was opened with (None before the opening)."""
+        ...
+
+
+class ProofSpendingQueue(Protocol):
+    """A queue store that spends join-challenge proofs as it issues tokens: the proofs
+    are kept where the storage family's ``JoinChallenges`` spend them, so a proof is
+    spent once whichever of the two spends it."""
+
+    async def issue_proved(
+        self,
+        user_id: UserId,
+        concert_id: ConcertId,
+        token_id: TokenId,
+        proof: ProofSpend | None,
+        now: dt.datetime,
+    ) -> IssueOutcome | None:
+        """``issue`` for a concert whose sale asks for a join challenge, with the proof's
+        spend in the same atomic operation: the user's live token (seen now) spending
+        nothing; else, with a proof spent by no earlier call of any instance, the proof
+        spent and a new token issued (as ``issue`` issues it); else (no proof, or one
+        spent before) None, and nothing changed."""
         ...

@@ -8,6 +8,7 @@ from attrs import field, frozen
 from concert_core.domain import (
     ChallengeFailedError,
     ConcertId,
+    IssueOutcome,
     Phase,
     SaleClosedError,
     SaleNotOpenError,
@@ -17,9 +18,19 @@ from concert_core.domain import (
     values,
 )
 from concert_core.policy import Policy
-from concert_core.ports import Clock, JoinChallenges, QueueStore, TokenCodec
+from concert_core.ports import (
+    Clock,
+    JoinChallenges,
+    ProofSpendingQueue,
+    QueueStore,
+    TokenCodec,
+)
 from concert_core.use_cases._sales import LineOpenings, SaleBook
 from concert_core.use_cases._views import QueueView, queue_view
+
+_PROOF_REFUSED = (
+    "the join challenge proof is malformed, wrong, expired, for another concert or already used"
+)
 
 
 def _proof(value: object) -> str | None:
@@ -74,10 +85,15 @@ class IssueToken:
         clock: Clock,
         policy: Policy,
         challenges: JoinChallenges | None = None,
+        proof_queue: ProofSpendingQueue | None = None,
     ) -> None:
         """``challenges`` None: no proof can be redeemed, so a concert whose sale asks
-        for a join challenge takes re-joins only."""
+        for a join challenge takes re-joins only. ``proof_queue``: the queue store
+        itself, when it can spend a proof the challenges verified in the operation
+        that issues the token (one step instead of a look-up, a spend and an issue);
+        None: the three steps, in turn."""
         self._challenges = challenges
+        self._proof_queue = proof_queue if challenges is not None else None
         self._sales = sales
         self._openings = openings
         self._queue = queue
@@ -101,7 +117,19 @@ class IssueToken:
                 f"concert {command.concert_id} is {entry.value.lower().replace('_', ' ')}",
                 phase=entry,
             )
-        spent = settings.join_challenge and await self._check_proof(command, now)
+        if settings.join_challenge and self._proof_queue is not None:
+            outcome = await self._issue_proved(self._proof_queue, command, entry, now)
+        else:
+            outcome = await self._issue(command, entry, settings.join_challenge, now)
+        view = queue_view(outcome.place, sale, self._policy, now)
+        return IssuedToken(self._codec.encode(outcome.place.token.claims), outcome.created, view)
+
+    async def _issue(
+        self, command: IssueTokenCommand, entry: Phase, join_challenge: bool, now: dt.datetime
+    ) -> IssueOutcome:
+        """The join in steps: the proof (if the sale asks for one) redeemed, then the
+        token issued; a proof spent for a join that failed is given back."""
+        spent = join_challenge and await self._check_proof(command, now)
         try:
             if entry is Phase.OPEN:
                 await self._openings.ensure_open(command.concert_id, now)
@@ -113,8 +141,34 @@ class IssueToken:
                 # The join failed (storage refused it): the proof paid for nothing.
                 await self._challenges.give_back(command.proof, command.concert_id)
             raise
-        view = queue_view(outcome.place, sale, self._policy, now)
-        return IssuedToken(self._codec.encode(outcome.place.token.claims), outcome.created, view)
+        return outcome
+
+    async def _issue_proved(
+        self,
+        proof_queue: ProofSpendingQueue,
+        command: IssueTokenCommand,
+        entry: Phase,
+        now: dt.datetime,
+    ) -> IssueOutcome:
+        """The join in one step of the queue store: the live token, or the proof
+        (verified here first) spent and a new token issued; CHALLENGE_FAILED, with no
+        token issued and no proof spent, for a user without a live token whose proof is
+        missing, not good or spent. Nothing needs giving back: a join the store refuses
+        spends nothing. The line is opened first (as any request finding the sale open
+        may open it): that is the sale's own step, due whatever this join's outcome."""
+        verified = None
+        if command.proof is not None and self._challenges is not None:
+            verified = self._challenges.verify(command.proof, command.concert_id, now)
+        if entry is Phase.OPEN:
+            await self._openings.ensure_open(command.concert_id, now)
+        outcome = await proof_queue.issue_proved(
+            command.user_id, command.concert_id, TokenId(uuid.uuid4()), verified, now
+        )
+        if outcome is not None:
+            return outcome
+        if command.proof is None:
+            raise ChallengeFailedError()
+        raise ChallengeFailedError(_PROOF_REFUSED)
 
     async def _check_proof(self, command: IssueTokenCommand, now: dt.datetime) -> bool:
         """Redeem the command's proof unless the user has a live token to get back;
@@ -132,8 +186,5 @@ class IssueToken:
         if self._challenges is None or not await self._challenges.redeem(
             command.proof, command.concert_id, now
         ):
-            raise ChallengeFailedError(
-                "the join challenge proof is malformed, wrong, expired, for another concert "
-                "or already used"
-            )
+            raise ChallengeFailedError(_PROOF_REFUSED)
         return True

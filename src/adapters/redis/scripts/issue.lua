@@ -1,11 +1,16 @@
--- issue(user, token id, now)...: each user's live token (seen now), or a new WAITING
--- one. Concurrent callers share one call: the items are taken in turn, each judged at
--- its own caller's now, as if the calls had come one after another (a user twice in
--- one call gets the first item's token); one that fails is an error for its caller.
--- ARGV 8, 9, 10: user id (16 bytes), token id (16 bytes), now (us); 11..13: the next.
--- Reply: per item, {created (1, 0), row, status, position, admitted} or {-1} (the
--- token id is taken).
-local function one(uid, tid)
+-- issue(user, token id, spend, ttl, now)...: each user's live token (seen now), or a
+-- new WAITING one. Concurrent callers share one call: the items are taken in turn, each
+-- judged at its own caller's now, as if the calls had come one after another (a user
+-- twice in one call gets the first item's token); one that fails is an error for its
+-- caller.
+-- ARGV 8..12: user id (16 bytes), token id (16 bytes), spend, ttl (ms), now (us);
+-- 13..17: the next. The spend: '' none asked; '-' a join challenge asked and no proof
+-- (only a live token comes back); else the index in KEYS (past the concert's ten) of
+-- the proof's key, set only if absent (SET NX PX ttl) just before a new token is made.
+-- Reply: per item, {created (1, 0), row, status, position, admitted}, {-1} (the token
+-- id is taken) or {-2} (no live token, and no proof or one spent before: nothing
+-- changed).
+local function one(uid, tid, spend, ttl)
   local existing = map_get(USERS, uid)
   if existing then
     local t = load(existing)
@@ -24,8 +29,14 @@ local function one(uid, tid)
     end
   end
 
+  if spend == '-' then
+    return {-2}
+  end
   if map_get(IDS, tid) ~= nil then
     return {-1}
+  end
+  if spend ~= '' and not redis.call('SET', KEYS[tonumber(spend)], '1', 'NX', 'PX', ttl) then
+    return {-2}
   end
   local seq = redis.call('HINCRBY', META, 'seq', 1)
   local t = {
@@ -41,9 +52,9 @@ local function one(uid, tid)
 end
 
 local out = {}
-for i = 8, #ARGV - 2, 3 do
-  NOW = tonumber(ARGV[i + 2])
-  out[#out + 1] = each(one, ARGV[i], ARGV[i + 1])
+for i = 8, #ARGV - 4, 5 do
+  NOW = tonumber(ARGV[i + 4])
+  out[#out + 1] = each(one, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
 end
 keep()
 return out
