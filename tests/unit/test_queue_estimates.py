@@ -98,11 +98,11 @@ def _hint_at(position: int, rate: float) -> int:
 
 
 @pytest.mark.parametrize("rate", [0.5, 10.0, 100.0])
-def test_beyond_the_front_the_hint_follows_a_fifth_of_the_observed_wait(rate: float) -> None:
+def test_beyond_the_front_the_hint_follows_a_third_of_the_observed_wait(rate: float) -> None:
     for position in (1_001, 5_000, 20_000, 10**6):
         wait = math.ceil(position / rate)
         expected = min(
-            max(math.ceil(math.sqrt(position) / 10), math.ceil(position / rate / 5)),
+            max(math.ceil(math.sqrt(position) / 10), math.ceil(position / rate / 3)),
             wait,
             IDLE.total_seconds() // 3,
         )

@@ -192,9 +192,10 @@ FRONT_PLACES = 1_000
 """The front of the line: these places keep the square-root curve (1 s to the 100th,
 at most 4 s), whatever the estimated wait says, so that the next admissions are seen
 soon even when the observed rate lags a burst (a sale's opening)."""
-WAIT_SHARE = 5
+WAIT_SHARE = 3
 """Beyond the front, a fan polls at least every ``1 / WAIT_SHARE`` of its estimated
-wait (observed rate): about five polls before its turn, then more as it nears."""
+wait (observed rate): its estimate is refreshed each time a third of it has passed,
+and more often as its turn nears (decision 23)."""
 
 
 def poll_after_seconds(
@@ -209,7 +210,7 @@ def poll_after_seconds(
 
     Grows with the position: the larger of the square root of the position over ten
     (1 s near the front, about 10 s at 10,000th) and, beyond the first
-    ``FRONT_PLACES`` and once admissions are observed, a fifth of the wait they predict
+    ``FRONT_PLACES`` and once admissions are observed, a third of the wait they predict
     (``position / admissions_per_second``), so a fan an hour from its turn is not asked
     every 20 s. Never past the expected wait, so a fan about to be admitted polls soon;
     never more than a third of the idle timeout, so a client following the hint keeps
