@@ -22,7 +22,13 @@ from adapters.redis import RedisQueueStore
 from adapters.tokens import JwtTokenCodec
 from backends import Backend
 from concert_core import ConcertService
-from concert_core.domain import ChallengeFailedError, Concert, ConcertId, TokenId
+from concert_core.domain import (
+    ChallengeFailedError,
+    Concert,
+    ConcertId,
+    ServiceUnavailableError,
+    TokenId,
+)
 from concert_core.policy import Policy
 from concert_core.ports import ProofSpend
 from concert_core.use_cases import AddConcertCommand, IssueTokenCommand, tiered_prices
@@ -292,3 +298,21 @@ async def test_redis_a_proof_for_another_concert_is_not_taken(
         await queue.issue_proved(
             new_user(), C1, TokenId(new_user()), _spend(5, ConcertId(2)), at(1)
         )
+
+
+async def test_redis_an_issue_that_fails_halfway_leaves_its_proof_unspent(
+    redis_queue: tuple[RedisQueueStore, Backend],
+) -> None:
+    queue, backend = redis_queue
+    client = queue._client
+    meta = queue.keys(C1)[0]
+    await client.set(meta, "not a hash")  # the issue's counter cannot be taken
+    try:
+        with pytest.raises(ServiceUnavailableError):
+            await queue.issue_proved(new_user(), C1, TokenId(new_user()), _spend(6), at(1))
+    finally:
+        await client.delete(meta)
+
+    joined = await queue.issue_proved(new_user(), C1, TokenId(new_user()), _spend(6), at(2))
+    assert joined is not None and joined.created  # the same proof, not spent before
+    assert not await backend.spent_proofs.spend(C1, _spend(6).solution, T0 + TTL, at(3))

@@ -6,7 +6,8 @@
 -- ARGV 8..12: user id (16 bytes), token id (16 bytes), spend, ttl (ms), now (us);
 -- 13..17: the next. The spend: '' none asked; '-' a join challenge asked and no proof
 -- (only a live token comes back); else the index in KEYS (past the concert's ten) of
--- the proof's key, set only if absent (SET NX PX ttl) just before a new token is made.
+-- the proof's key: a proof already spent is refused; an unspent one is set (PX ttl) as
+-- the last write of the new token.
 -- Reply: per item, {created (1, 0), row, status, position, admitted}, {-1} (the token
 -- id is taken) or {-2} (no live token, and no proof or one spent before: nothing
 -- changed).
@@ -35,7 +36,11 @@ local function one(uid, tid, spend, ttl)
   if map_get(IDS, tid) ~= nil then
     return {-1}
   end
-  if spend ~= '' and not redis.call('SET', KEYS[tonumber(spend)], '1', 'NX', 'PX', ttl) then
+  -- A proof spent before: refused, nothing written. An unspent one is marked spent only
+  -- once the token is made (the last write): an issue that fails halfway (an error
+  -- reply for this item) leaves the proof unspent.
+  local proof = spend ~= '' and KEYS[tonumber(spend)] or nil
+  if proof and redis.call('EXISTS', proof) == 1 then
     return {-2}
   end
   local seq = redis.call('HINCRBY', META, 'seq', 1)
@@ -48,6 +53,9 @@ local function one(uid, tid, spend, ttl)
   map_set(USERS, uid, seq)
   line_join(seq)
   beat_join(t)
+  if proof then
+    redis.call('SET', proof, '1', 'PX', ttl)
+  end
   return {1, row(t), 'W', position(t), admitted_recently()}
 end
 
