@@ -111,6 +111,7 @@ async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
             return {"database": database["database"], "queue": queue}
 
         queue = redis.RedisQueueStore(client, settings.policy, namespace=namespace)
+        await queue.prepare()
         yield evolve(
             base,
             queue=queue,

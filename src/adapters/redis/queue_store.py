@@ -26,10 +26,12 @@ calls would be.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
 
 from adapters.redis.coalescer import Coalescer
 from adapters.redis.packing import (
@@ -53,6 +55,8 @@ from concert_core.domain import (
 )
 from concert_core.policy import Policy
 from concert_core.ports import ProofSpend
+
+_log = logging.getLogger(__name__)
 
 ENDED_KEPT_FOR = dt.timedelta(hours=1)
 """How long an ended token is still known (``look`` says EXPIRED, not unknown)."""
@@ -91,6 +95,7 @@ class RedisQueueStore:
             self._SCRIPTS,
             prelude=("queue_common", "queue_passes"),
         )
+        self._library = library
         self._scripts = {name: library.function(name) for name in library.names}
         longest = max(
             policy.idle_timeout,
@@ -125,6 +130,15 @@ class RedisQueueStore:
         self._live: Coalescer[ConcertId, tuple[bytes, dt.datetime], Any] = Coalescer(
             self._live_many
         )
+
+    async def prepare(self) -> None:
+        """Load the scripts' library now (at start-up), so that the first calls need not
+        (calls that find it missing together may otherwise be applied in another order
+        than they were made); a Redis that cannot be reached yet is left to them."""
+        try:
+            await self._library.load()
+        except (redis_errors.RedisError, OSError) as error:
+            _log.warning("queue scripts not loaded at start-up: %r", error)
 
     def keys(self, concert_id: ConcertId) -> list[str]:
         """The concert's keys, in the order the scripts take them (the heartbeat
@@ -165,6 +179,8 @@ class RedisQueueStore:
         if earlier:
             keys = (*keys, self._earlier_meta(concert_id))
         if extra_keys:
+            if earlier:  # the proof keys' indices count from the eleventh key
+                raise ValueError("extra keys go after the concert's own ten only")
             keys = (*keys, *extra_keys)
         return await run_script(self._scripts[name], keys, (microseconds(now), *common, *args))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Awaitable, Iterable, Sequence
 from importlib import resources
 from typing import Any, cast
@@ -22,6 +23,8 @@ from redis import exceptions as redis_errors
 from redis.commands.core import AsyncScript
 
 from adapters.redis.errors import unavailable_on_redis_errors
+
+_log = logging.getLogger(__name__)
 
 KEY_TTL_MARGIN = dt.timedelta(hours=1)
 """How long past the longest rule a quiet key is kept (garbage collection)."""
@@ -56,6 +59,10 @@ async def run_script(
         return await script(keys, args)
 
 
+_NO_FUNCTIONS = ("unknown command", "noperm", "no permissions", "not supported", "unsupported")
+"""What a Redis (or a proxy in front of one) says when functions cannot be used there."""
+
+
 class ScriptLibrary:
     """Scripts run as the functions of one Redis function library: ``prelude`` (the
     text of those scripts, in order) heads the library, and each script's body
@@ -64,9 +71,13 @@ class ScriptLibrary:
 
     The library is named by a digest of its text, so instances running different
     versions never replace each other's functions, and loaded (``FUNCTION LOAD
-    REPLACE``, which is idempotent) whenever Redis says a function is not found (its
-    first use, a Redis restarted without persistence, or its functions flushed). Each
-    function is called like a registered script: ``await f(keys, args)``.
+    REPLACE``, which is idempotent) by ``load`` at start-up and whenever Redis says a
+    function is not found (a Redis restarted without persistence, or its functions
+    flushed). Where functions cannot be used (a user without the ``FUNCTION`` command,
+    a proxy that does not pass it, a cluster whose node lacks the library even after a
+    load), the same bodies run as ordinary scripts (``EVALSHA``), each with the whole
+    prelude: slower, the same answers. Each function is called like a registered
+    script: ``await f(keys, args)``.
     """
 
     def __init__(
@@ -91,17 +102,38 @@ class ScriptLibrary:
                 ),
             ]
         )
+        # The same bodies as scripts: KEYS and ARGV are taken before the prelude
+        # declares its own (which begin() then sets).
+        self._script_texts = {
+            self._functions[name]: f"local keys_, args_ = KEYS, ARGV\n{head}\n"
+            f"begin(keys_, args_)\n{body}"
+            for name, body in bodies.items()
+        }
+        self._scripts: dict[str, AsyncScript] | None = None
+        """Set once functions have been found unusable here."""
 
     @property
     def names(self) -> tuple[str, ...]:
         """The scripts it holds."""
         return tuple(self._functions)
 
+    @property
+    def uses_functions(self) -> bool:
+        return self._scripts is None
+
     def function(self, name: str) -> LibraryFunction:
         return LibraryFunction(self, self._functions[name])
 
     async def load(self) -> None:
-        await _awaited(self._client.function_load(self._code, replace=True))
+        """Load the library, or turn to scripts if functions cannot be used here."""
+        if self._scripts is not None:
+            return
+        try:
+            await _awaited(self._client.function_load(self._code, replace=True))
+        except redis_errors.ResponseError as error:
+            if not _unusable(error):
+                raise
+            self._use_scripts(error)
 
     async def call(self, function: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """The function's reply. As redis-py sends a script (by its digest, loading it
@@ -109,13 +141,41 @@ class ScriptLibrary:
         and, if Redis has no such function, the library is loaded by this caller and
         the function called again: concurrent calls each take the same steps, so
         calls sent in order stay in order."""
-        try:
-            return await _awaited(self._client.fcall(function, len(keys), *keys, *args))
-        except redis_errors.ResponseError as error:
-            if "Function not found" not in str(error):
-                raise
-        await self.load()
-        return await _awaited(self._client.fcall(function, len(keys), *keys, *args))
+        if self._scripts is None:
+            try:
+                return await _awaited(self._client.fcall(function, len(keys), *keys, *args))
+            except redis_errors.ResponseError as error:
+                if not (_not_found(error) or _unusable(error)):
+                    raise
+            await self.load()
+        if self._scripts is None:
+            try:
+                return await _awaited(self._client.fcall(function, len(keys), *keys, *args))
+            except redis_errors.ResponseError as error:
+                if not (_not_found(error) or _unusable(error)):
+                    raise
+                self._use_scripts(error)
+        assert self._scripts is not None
+        return await self._scripts[function](keys, args)
+
+    def _use_scripts(self, error: BaseException) -> None:
+        if self._scripts is None:
+            _log.warning("redis functions unusable here (%s): the queue runs as scripts", error)
+            self._scripts = {
+                function: self._client.register_script(text)
+                for function, text in self._script_texts.items()
+            }
+
+
+def _not_found(error: BaseException) -> bool:
+    return "function not found" in str(error).lower()
+
+
+def _unusable(error: BaseException) -> bool:
+    message = str(error).lower()
+    return isinstance(error, redis_errors.NoPermissionError) or any(
+        words in message for words in _NO_FUNCTIONS
+    )
 
 
 def _awaited(reply: Awaitable[Any] | Any) -> Awaitable[Any]:

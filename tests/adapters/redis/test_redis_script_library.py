@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import redis.asyncio as aioredis
 
 from adapters.redis import RedisQueueStore
 from adapters.redis.scripts import ScriptLibrary
@@ -45,3 +46,40 @@ async def test_a_library_is_named_by_its_text() -> None:
         again = ScriptLibrary(client, QUEUE, prelude=HEAD)
         assert queue.name == again.name != fewer.name
         assert queue.names == QUEUE
+
+
+async def test_where_functions_are_refused_the_queue_runs_as_scripts_alike() -> None:
+    """A Redis user allowed scripts but not FUNCTION (an ACL, or a proxy that does not
+    pass it): the same answers, from the same bodies run as scripts."""
+    async for admin, namespace in redis_namespace():
+        user, password = f"{namespace}-nofn", uuid.uuid4().hex
+        await admin.acl_setuser(
+            user,
+            enabled=True,
+            passwords=[f"+{password}"],
+            keys=["*"],
+            commands=["+@all", "-function", "-fcall", "-fcall_ro"],
+        )
+        kwargs = admin.connection_pool.connection_kwargs
+        client = aioredis.Redis(
+            host=kwargs.get("host", "127.0.0.1"),
+            port=kwargs.get("port", 6379),
+            db=kwargs.get("db", 0),
+            username=user,
+            password=password,
+        )
+        try:
+            store = RedisQueueStore(client, Policy(), namespace=namespace)
+            await store.prepare()
+            assert not store._library.uses_functions
+            concert, first, second = ConcertId(8), TokenId(uuid.uuid4()), TokenId(uuid.uuid4())
+            await store.issue(UserId(uuid.uuid4()), concert, first, T0)
+            issued = await store.issue(UserId(uuid.uuid4()), concert, second, at(1))
+            assert issued.created and issued.place.position == 2
+            admitted = await store.admit(concert, at(2), capacity=1)
+            assert [token.token_id for token in admitted] == [first]
+            place = await store.poll(concert, second, at(3))
+            assert place is not None and place.position == 1
+        finally:
+            await client.aclose()
+            await admin.acl_deluser(user)
