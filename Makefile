@@ -24,7 +24,7 @@ format: install
 	$(BIN)/ruff format src tests bench
 
 test: check
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/pytest -n 2 --dist loadgroup
 
 # The tests that need no service (no PostgreSQL, no Redis) and start no process,
 # selected by marker, not skipped; tests/README.md says which folder needs what.

@@ -39,7 +39,7 @@ from concert_core.policy import Policy
 from concert_core.ports import IdempotencyStore, QueueStore, UnitOfWorkFactory
 from entrypoints.settings import MEMORY_URL, Settings
 from services import REDIS_URL, empty_postgres, redis_namespace
-from support import TEST_SECRET, migrated_sqlite
+from support import TEST_SECRET, copy_migrated_sqlite, migrated_sqlite
 
 _emptied_postgres = asynccontextmanager(empty_postgres)
 _redis_namespace = asynccontextmanager(redis_namespace)
@@ -127,12 +127,8 @@ async def _sqlite_backend(policy: Policy, _: PostgresUrl) -> AsyncIterator[Backe
 @asynccontextmanager
 async def _sqlite_settings(_: PostgresUrl) -> AsyncIterator[Settings]:
     with tempfile.TemporaryDirectory(prefix="concert-") as directory:
-        url = f"sqlite+aiosqlite:///{directory}/e2e.db"
-        engine = sql.create_engine(url)
-        try:
-            await sql.upgrade(engine)
-        finally:
-            await engine.dispose()  # the app opens engines of its own
+        # The app opens engines of its own.
+        url = await copy_migrated_sqlite(f"{directory}/e2e.db")
         yield Settings(database_url=url, token_secret=TEST_SECRET)
 
 

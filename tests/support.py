@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import contextlib
 import datetime as dt
 import hashlib
 import inspect
 import json
+import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -259,15 +262,49 @@ class YieldingUnitOfWork:
         await self._uow.commit()
 
 
+_sqlite_template: str | None = None
+"""This process's SQLite file migrated to the latest schema, made once and copied for
+every test that needs a fresh one (a copy takes a millisecond, a migration a tenth of
+a second, and some 600 tests each want one)."""
+
+
+async def _migrated_template() -> str:
+    global _sqlite_template
+    if _sqlite_template is None:
+        from adapters import sql
+
+        directory = tempfile.mkdtemp(prefix="concert-template-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        path = f"{directory}/template.db"
+        engine = sql.create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await sql.upgrade(engine)
+        finally:
+            await engine.dispose()
+        _sqlite_template = path
+    return _sqlite_template
+
+
+async def copy_migrated_sqlite(path: str) -> str:
+    """A fresh SQLite file at ``path``, migrated to the latest schema (a copy of this
+    process's template, made with SQLite's backup API); its URL."""
+    template = await _migrated_template()
+    with (
+        contextlib.closing(sqlite3.connect(template)) as source,
+        contextlib.closing(sqlite3.connect(path)) as target,
+    ):
+        source.backup(target)
+    return f"sqlite+aiosqlite:///{path}"
+
+
 @contextlib.asynccontextmanager
 async def migrated_sqlite() -> AsyncIterator[AsyncEngine]:
     """An engine on a fresh SQLite file migrated to the latest schema; gone afterwards."""
     from adapters import sql
 
     with tempfile.TemporaryDirectory(prefix="concert-") as directory:
-        engine = sql.create_engine(f"sqlite+aiosqlite:///{directory}/test.db")
+        engine = sql.create_engine(await copy_migrated_sqlite(f"{directory}/test.db"))
         try:
-            await sql.upgrade(engine)
             yield engine
         finally:
             await engine.dispose()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -38,19 +40,38 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes], seconds: float = 
     raise AssertionError("server did not come up")
 
 
-@pytest.fixture
-def environment(tmp_path: Path) -> dict[str, str]:
-    env = {
+def _environment(database: Path) -> dict[str, str]:
+    return {
         **os.environ,
-        "CONCERT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/serve.db",
+        "CONCERT_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "CONCERT_ACTIVE_CAPACITY": "2",
         "CONCERT_ADMISSION_INTERVAL_SECONDS": "0.2",
         "CONCERT_RATE_LIMIT_JOINS_PER_MINUTE": "0",  # tests of the limits set their own
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
     }
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file as ``concert db upgrade`` and ``concert seed`` leave it (one
+    concert, one date), made once by the CLI: each test serves a copy of it."""
+    database = tmp_path_factory.mktemp("seeded") / "serve.db"
+    env = _environment(database)
     for command in (["db", "upgrade"], ["seed", "--concerts", "1", "--dates", "1"]):
         subprocess.run([*CONCERT, *command], env=env, check=True, capture_output=True)
-    return env
+    return database
+
+
+@pytest.fixture
+def environment(tmp_path: Path, seeded_sqlite: Path) -> dict[str, str]:
+    """A server's environment on a freshly seeded SQLite file of the test's own."""
+    database = tmp_path / "serve.db"
+    with (
+        contextlib.closing(sqlite3.connect(seeded_sqlite)) as source,
+        contextlib.closing(sqlite3.connect(database)) as target,
+    ):
+        source.backup(target)
+    return _environment(database)
 
 
 @contextmanager
