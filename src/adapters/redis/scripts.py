@@ -141,20 +141,18 @@ class ScriptLibrary:
         and, if Redis has no such function, the library is loaded by this caller and
         the function called again: concurrent calls each take the same steps, so
         calls sent in order stay in order."""
-        if self._scripts is None:
+        for attempt in range(2):
+            if self._scripts is not None:
+                break
             try:
                 return await _awaited(self._client.fcall(function, len(keys), *keys, *args))
             except redis_errors.ResponseError as error:
                 if not (_not_found(error) or _unusable(error)):
                     raise
-            await self.load()
-        if self._scripts is None:
-            try:
-                return await _awaited(self._client.fcall(function, len(keys), *keys, *args))
-            except redis_errors.ResponseError as error:
-                if not (_not_found(error) or _unusable(error)):
-                    raise
-                self._use_scripts(error)
+                if attempt == 0:
+                    await self.load()  # or turns to scripts, if functions are refused
+                else:
+                    self._use_scripts(error)  # loaded, and still not found here
         assert self._scripts is not None
         return await self._scripts[function](keys, args)
 
