@@ -5,13 +5,15 @@ money is conserved and no seat is sold twice."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import redis
 
@@ -223,8 +225,6 @@ KILLS = 20
 async def kill_transactions(url: str, stop: asyncio.Event) -> int:
     """Terminate the database's other backends caught inside a transaction, every 10 ms,
     until ``KILLS`` are dead or ``stop`` is set; return how many were killed."""
-    import asyncpg
-
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     connection = await asyncpg.connect(dsn)
     killed = 0
@@ -272,6 +272,35 @@ async def test_postgres_connections_killed_mid_transaction_during_a_payment_stor
 
 # -- an instance killed during a payment storm ----------------------------------------
 
+STUCK = 3  # payments held mid-transaction on the victim when it dies (< its pool of 10)
+
+
+@contextlib.asynccontextmanager
+async def wallets_locked(url: str, users: list[str]) -> AsyncIterator[asyncpg.Connection]:
+    """Hold these wallets' rows locked in an open transaction: a payment that reaches
+    them waits inside its own transaction, its idempotency key claimed."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "SELECT 1 FROM wallets WHERE user_id = ANY($1::uuid[]) FOR UPDATE", users
+            )
+            yield connection
+    finally:
+        await connection.close()
+
+
+async def until_waiting_on_locks(connection: asyncpg.Connection, count: int) -> None:
+    for _ in range(600):
+        waiting = await connection.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} payments never reached the locked wallets")
+
 
 async def test_an_instance_killed_during_a_payment_storm(
     start_cluster: Callable[..., Cluster],
@@ -281,21 +310,27 @@ async def test_an_instance_killed_during_a_payment_storm(
     )
     async with http(per_request=60) as client:
         buyers = await ready_buyers(client, cluster, 30)
-        # Every first attempt goes to instance 0; it dies as soon as the first payment is
-        # through, with the others in flight on it. Retries go on to the other two.
-        storm = [
-            asyncio.create_task(pay_until_paid(client, cluster, 0, token, reservation_id))
-            for _, token, reservation_id, _ in buyers
-        ]
-        await asyncio.wait(storm, return_when=asyncio.FIRST_COMPLETED)
-        victim = cluster.processes[0]
-        victim.kill()  # SIGKILL: no graceful shutdown, no rollback sent
-        victim.wait()
+        stuck = [user for user, _, _, _ in buyers[:STUCK]]
+        # Every first attempt goes to instance 0. The first STUCK buyers' payments wait on
+        # their wallets mid-transaction, keys claimed; the instance dies once another
+        # payment is through and those are waiting, with the rest in flight on it.
+        # Retries go on to the other two.
+        async with wallets_locked(cluster.database_url, stuck) as locker:
+            storm = [
+                asyncio.create_task(pay_until_paid(client, cluster, 0, token, reservation_id))
+                for _, token, reservation_id, _ in buyers
+            ]
+            await asyncio.wait(storm, return_when=asyncio.FIRST_COMPLETED)
+            await until_waiting_on_locks(locker, STUCK)
+            victim = cluster.processes[0]
+            victim.kill()  # SIGKILL: no graceful shutdown, no rollback sent
+            victim.wait()
         histories: list[list[int]] = await asyncio.gather(*storm)
     assert victim.returncode == -9
     cut = [h for h in histories if h[0] == 0]
-    assert len(cut) >= 5, histories  # requests were in flight on the victim
-    # Some had claimed their key when it died: retries waited out the claim's lease.
-    assert any(409 in h for h in cut), histories
+    assert len(cut) >= STUCK, histories  # requests were in flight on the victim
+    # The stuck ones had claimed their keys when it died: retries waited out the lease.
+    for history in histories[:STUCK]:
+        assert history[0] == 0 and 409 in history, histories
     assert all(h[-1] == 201 for h in histories)
     await audit(cluster, {user: price for user, _, _, price in buyers})

@@ -20,6 +20,7 @@ from attrs import frozen
 
 from concert_core.domain import DomainError, ServiceUnavailableError, UserId, ValidationError
 from concert_core.ports import Clock, IdempotencyKey, IdempotencyStore, JsonValue
+from concert_core.use_cases._best_effort import best_effort
 
 C = TypeVar("C")
 R = TypeVar("R")
@@ -134,12 +135,10 @@ class Idempotent(Generic[C, R]):
         except DomainError:
             await self._store.abandon(request.key, claim)
             raise
-        try:
+        # The request is done; only its record can be missing. Then the claim lapses with
+        # its lease, and a retry finds this run's writes by the derived id.
+        with best_effort(_log, "an idempotent result could not be kept"):
             await self._store.complete(request.key, claim, self._use_case.dump(result), now)
-        except Exception:
-            # The request is done; only its record is missing. The claim lapses with its
-            # lease, and a retry then finds this run's writes by the derived id.
-            _log.warning("an idempotent result could not be kept", exc_info=True)
         if fresh:
             await self._follow_up(command, result, now)
         return result
@@ -160,7 +159,5 @@ class Idempotent(Generic[C, R]):
             raise
 
     async def _follow_up(self, command: C, result: R, now: dt.datetime) -> None:
-        try:
+        with best_effort(_log, "a follow-up effect failed; time will bring it about"):
             await self._use_case.after(command, result, now)
-        except Exception:
-            _log.warning("a follow-up effect failed; time will bring it about", exc_info=True)

@@ -18,6 +18,7 @@ from concert_core.domain import (
 )
 from concert_core.policy import Policy
 from concert_core.ports import Clock, HoldRequest, QueueStore, UnitOfWorkFactory
+from concert_core.use_cases._best_effort import best_effort
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._views import ReservationView
 
@@ -110,9 +111,7 @@ class HoldSeat:
     async def _give_back(self, reservation: Reservation, now: dt.datetime) -> None:
         """Release a hold whose token could not be kept alive to cover it: a hold never
         outlives its turn. Best effort: failing that, the hold lapses at its time."""
-        try:
+        with best_effort(_log, "a hold without a live token could not be given back"):
             async with self._uow_factory() as uow:
                 await uow.reservations.release(reservation.reservation_id, reservation.user_id, now)
                 await uow.commit()
-        except Exception:
-            _log.warning("a hold without a live token could not be given back", exc_info=True)
