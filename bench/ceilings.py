@@ -50,7 +50,7 @@ READ_DATE = dt.date(2027, 3, 7)
 
 
 def create_app() -> Litestar:
-    engine = sql.create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10)
+    engine = sql.create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=10, ping="stock")
     client = redis.connect(os.environ["BENCH_REDIS_URL"])
     counter = f"bench-ceiling:{os.getpid()}"
 

@@ -36,7 +36,8 @@ from adapters.memory import (
 )
 from adapters.redis import RedisIdempotencyStore, RedisQueueStore, RedisSpentProofs
 from concert_core.policy import Policy
-from concert_core.ports import IdempotencyStore, QueueStore, UnitOfWorkFactory
+from concert_core.ports import BoxOffice, IdempotencyStore, QueueStore, UnitOfWorkFactory
+from concert_core.use_cases import UnitOfWorkBoxOffice
 from entrypoints.settings import MEMORY_URL, Settings
 from services import REDIS_URL, empty_postgres, redis_namespace
 from support import TEST_SECRET, copy_migrated_sqlite, migrated_sqlite
@@ -63,6 +64,9 @@ class Backend:
     the SQL engine), for a test that reads them behind the ports."""
     spent_proofs: SpentProofs
     """Join-challenge solutions used (beside the waiting room, as the app keeps them)."""
+    box_office: BoxOffice
+    """Holds and payments outside a unit of work, as the app wires them (PostgreSQL's
+    autocommit statements; elsewhere a unit of work a call)."""
 
 
 @frozen
@@ -94,6 +98,7 @@ async def _memory_backend(policy: Policy, _: PostgresUrl) -> AsyncIterator[Backe
         policy=policy,
         database=db,
         spent_proofs=MemorySpentProofs(),
+        box_office=UnitOfWorkBoxOffice(MemoryUnitOfWorkFactory(db)),
     )
 
 
@@ -103,6 +108,13 @@ async def _memory_settings(_: PostgresUrl) -> AsyncIterator[Settings]:
 
 
 # -- sqlite: the embedded store, a fresh migrated file --------------------------------
+
+
+def box_office_on(engine: AsyncEngine) -> BoxOffice:
+    """As the app wires it (``entrypoints.container``)."""
+    if engine.dialect.name == "postgresql":
+        return sql.SqlBoxOffice(engine)
+    return UnitOfWorkBoxOffice(sql.SqlUnitOfWorkFactory(engine))
 
 
 def _sql_backend(name: str, engine: AsyncEngine, policy: Policy) -> Backend:
@@ -115,6 +127,7 @@ def _sql_backend(name: str, engine: AsyncEngine, policy: Policy) -> Backend:
         policy=policy,
         database=engine,
         spent_proofs=sql.SqlSpentProofs(engine),
+        box_office=box_office_on(engine),
     )
 
 
@@ -166,6 +179,7 @@ async def _postgres_redis_backend(
             policy=policy,
             database=engine,
             spent_proofs=RedisSpentProofs(client, namespace=namespace),
+            box_office=box_office_on(engine),
         )
 
 

@@ -6,6 +6,7 @@ from attrs import frozen
 
 from concert_core.policy import Policy
 from concert_core.ports import (
+    BoxOffice,
     Clock,
     IdempotencyStore,
     JoinChallenges,
@@ -44,6 +45,7 @@ from concert_core.use_cases import (
     ReportConcerts,
     ScheduleConcert,
     TokenGate,
+    UnitOfWorkBoxOffice,
     UnitOfWorkSeatMaps,
 )
 from concert_core.use_cases._sales import LineOpenings, SaleBook
@@ -88,13 +90,16 @@ class ConcertService:
         challenges: JoinChallenges | None = None,
         proof_queue: ProofSpendingQueue | None = None,
         seat_maps: SeatMapReader | None = None,
+        box_office: BoxOffice | None = None,
     ) -> ConcertService:
         """``challenges`` None: no join challenge is issued or redeemed, so a concert
         whose sale asks for one takes re-joins only (docs/contract.md §9).
         ``proof_queue``: ``queue`` itself, when it spends the proofs ``challenges``
         verify as it issues a token (a join with a proof is then one storage step).
-        ``seat_maps`` None: the seat list reads through a unit of work."""
+        ``seat_maps`` None: the seat list reads through a unit of work.
+        ``box_office`` None: holds and payments are units of work of one call each."""
         gate = TokenGate(codec, queue)
+        desk = box_office or UnitOfWorkBoxOffice(uow_factory)
         sales = SaleBook(uow_factory, policy)
         openings = LineOpenings(queue)
         return cls(
@@ -115,12 +120,12 @@ class ConcertService:
             list_concerts=ListConcerts(uow_factory, sales, clock),
             list_dates=ListDates(gate, uow_factory, clock),
             list_seats=ListSeats(gate, seat_maps or UnitOfWorkSeatMaps(uow_factory), clock),
-            hold_seat=HoldSeat(gate, queue, uow_factory, clock, policy),
+            hold_seat=HoldSeat(gate, queue, uow_factory, clock, policy, desk),
             get_reservation=GetReservation(gate, uow_factory, clock),
             release_hold=ReleaseHold(gate, queue, uow_factory, clock),
             charge_wallet=Idempotent(ChargeWallet(uow_factory), idempotency, clock),
             get_balance=GetBalance(uow_factory),
-            pay=Idempotent(Pay(gate, queue, uow_factory), idempotency, clock),
+            pay=Idempotent(Pay(gate, queue, uow_factory, desk), idempotency, clock),
             payment_history=PaymentHistory(uow_factory),
             new_join_challenge=NewJoinChallenge(sales, challenges, clock),
         )

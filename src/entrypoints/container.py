@@ -37,6 +37,7 @@ from adapters.memory import (
 from adapters.tokens import CachingTokenCodec, JwtTokenCodec
 from concert_core import ConcertService
 from concert_core.ports import (
+    BoxOffice,
     Clock,
     IdempotencyStore,
     ProofSpendingQueue,
@@ -81,6 +82,8 @@ class Storage:
     join with a proof is then one storage call), else None."""
     seat_maps: SeatMapReader | None = None
     """The seat list's read outside a unit of work (None: through one)."""
+    box_office: BoxOffice | None = None
+    """Holds and payments outside a unit of work (None: a unit of work each)."""
 
 
 async def open_storage(settings: Settings) -> AsyncIterator[Storage]:
@@ -154,6 +157,7 @@ async def _sql_storage(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         rate_limiter=sql.SqlRateLimiter(engine),
         spent_proofs=sql.SqlSpentProofs(engine),
         seat_maps=seat_maps,
+        box_office=sql.SqlBoxOffice(engine) if engine.dialect.name == "postgresql" else None,
     )
 
 
@@ -195,6 +199,7 @@ def build_service(storage: Storage, clock: Clock, settings: Settings) -> Concert
         ),
         proof_queue=storage.proof_queue,
         seat_maps=storage.seat_maps,
+        box_office=storage.box_office,
     )
 
 

@@ -5,7 +5,11 @@ one row of the ``reservations`` view, and the fan's hold limit counts only live 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
+from typing import Any
+
+import pytest
 
 from backends import Backend
 from concert_core.domain import (
@@ -15,14 +19,41 @@ from concert_core.domain import (
     PaymentId,
     ReservationId,
     ReservationStatus,
+    SeatKey,
     SeatStatus,
     TokenId,
     UserId,
 )
-from concert_core.ports import PaymentRequest
-from contract.helpers import D1, PRICES, at, hold, new_concert, new_token_id, new_user, seat
+from concert_core.ports import BoxOffice, HoldOutcome, PaymentRequest
+from concert_core.use_cases import UnitOfWorkBoxOffice
+from contract.helpers import (
+    D1,
+    PRICES,
+    at,
+    hold_request,
+    new_concert,
+    new_token_id,
+    new_user,
+    seat,
+)
 
 BALANCE = Money(1_000_000)
+
+
+@pytest.fixture(params=["unit of work", "box office"])
+def desk(request: pytest.FixtureRequest, backend: Backend) -> BoxOffice:
+    """How holds, payments and the end of a turn reach storage: a unit of work a call,
+    or the family's box office as the app wires it (on PostgreSQL one autocommit
+    statement each; elsewhere it is a unit of work a call too)."""
+    if request.param == "box office":
+        return backend.box_office
+    return UnitOfWorkBoxOffice(backend.uow)
+
+
+async def hold(
+    desk: BoxOffice, backend: Backend, key: SeatKey, user: UserId, now: dt.datetime, **options: Any
+) -> HoldOutcome:
+    return await desk.hold(hold_request(backend, key, user, now, **options))
 
 
 async def _fund(backend: Backend, user: UserId) -> None:
@@ -32,7 +63,7 @@ async def _fund(backend: Backend, user: UserId) -> None:
 
 
 async def _pay(
-    backend: Backend, user: UserId, concert_id: ConcertId, token: TokenId, *rids: ReservationId
+    desk: BoxOffice, user: UserId, concert_id: ConcertId, token: TokenId, *rids: ReservationId
 ) -> Money:
     request = PaymentRequest(
         PaymentId(uuid.uuid4()),
@@ -42,9 +73,7 @@ async def _pay(
         tuple(rids),
         at(2),
     )
-    async with backend.uow() as uow:
-        outcome = await uow.payments.pay(request)
-        await uow.commit()
+    outcome = await desk.pay(request)
     return outcome.payment.amount
 
 
@@ -55,7 +84,7 @@ async def _release(backend: Backend, user: UserId, rid: ReservationId) -> None:
 
 
 async def test_a_release_racing_a_payment_either_sells_or_frees_never_both(
-    backend: Backend,
+    backend: Backend, desk: BoxOffice
 ) -> None:
     concert_id = await new_concert(backend)
     for round_no in range(6):
@@ -65,10 +94,10 @@ async def test_a_release_racing_a_payment_either_sells_or_frees_never_both(
             seat(concert_id, D1, 2 * round_no + 1),
             seat(concert_id, D1, 2 * round_no + 2),
         )
-        a = (await hold(backend, first, user, at(1), token_id=token)).reservation
-        b = (await hold(backend, second, user, at(1), token_id=token)).reservation
+        a = (await hold(desk, backend, first, user, at(1), token_id=token)).reservation
+        b = (await hold(desk, backend, second, user, at(1), token_id=token)).reservation
         paid, released = await asyncio.gather(
-            _pay(backend, user, concert_id, token, a.reservation_id),
+            _pay(desk, user, concert_id, token, a.reservation_id),
             _release(backend, user, a.reservation_id),
             return_exceptions=True,
         )
@@ -96,42 +125,46 @@ async def test_a_release_racing_a_payment_either_sells_or_frees_never_both(
 
 
 async def test_after_a_payment_and_a_release_the_fan_may_hold_the_limit_again(
-    backend: Backend,
+    backend: Backend, desk: BoxOffice
 ) -> None:
     concert_id = await new_concert(backend)
     user, token = new_user(), new_token_id()
     limit = backend.policy.max_holds_per_user
     await _fund(backend, user)
     held = [
-        (await hold(backend, seat(concert_id, D1, n), user, at(1), token_id=token)).reservation
+        (
+            await hold(desk, backend, seat(concert_id, D1, n), user, at(1), token_id=token)
+        ).reservation
         for n in range(1, limit + 1)
     ]
-    await _pay(backend, user, concert_id, token, held[0].reservation_id)
+    await _pay(desk, user, concert_id, token, held[0].reservation_id)
     # Paid and released with the turn: none counts; a new turn holds the limit again,
     # then a release gives one place back at once.
     later = new_token_id()
     again = [
-        (await hold(backend, seat(concert_id, D1, 10 + n), user, at(3), token_id=later))
+        (await hold(desk, backend, seat(concert_id, D1, 10 + n), user, at(3), token_id=later))
         for n in range(limit)
     ]
     assert all(outcome.created for outcome in again)
     async with backend.uow() as uow:
         await uow.reservations.release(again[0].reservation.reservation_id, user, at(3))
         await uow.commit()
-    assert (await hold(backend, seat(concert_id, D1, 30), user, at(3), token_id=later)).created
+    assert (
+        await hold(desk, backend, seat(concert_id, D1, 30), user, at(3), token_id=later)
+    ).created
 
 
 async def test_a_hold_on_a_seat_its_fan_just_paid_for_is_refused_and_changes_nothing(
-    backend: Backend,
+    backend: Backend, desk: BoxOffice
 ) -> None:
     concert_id = await new_concert(backend)
     user, token = new_user(), new_token_id()
     await _fund(backend, user)
     key = seat(concert_id, D1, 5)
-    a = (await hold(backend, key, user, at(1), token_id=token)).reservation
+    a = (await hold(desk, backend, key, user, at(1), token_id=token)).reservation
     results = await asyncio.gather(
-        _pay(backend, user, concert_id, token, a.reservation_id),
-        *(hold(backend, key, new_user(), at(40)) for _ in range(4)),
+        _pay(desk, user, concert_id, token, a.reservation_id),
+        *(hold(desk, backend, key, new_user(), at(40)) for _ in range(4)),
         return_exceptions=True,
     )
     # The hold lapses at 31: a hold at 40 may take it only if the payment did not
@@ -152,7 +185,7 @@ async def test_a_hold_on_a_seat_its_fan_just_paid_for_is_refused_and_changes_not
 
 
 async def test_a_crowd_holding_paying_releasing_and_sweeping_at_once_keeps_the_books(
-    backend: Backend,
+    backend: Backend, desk: BoxOffice
 ) -> None:
     """Eight fans, each with a turn, race for ten seats: holds, payments of what they
     got, releases, and the sweeper, all at once and in rounds past the holds' lapse.
@@ -167,7 +200,7 @@ async def test_a_crowd_holding_paying_releasing_and_sweeping_at_once_keeps_the_b
     mine: dict[UserId, list[ReservationId]] = {user: [] for user, _ in fans}
 
     async def take(user: UserId, token: TokenId, n: int, now: float) -> None:
-        outcome = await hold(backend, keys[n % len(keys)], user, at(now), token_id=token)
+        outcome = await hold(desk, backend, keys[n % len(keys)], user, at(now), token_id=token)
         mine[user].append(outcome.reservation.reservation_id)
 
     async def pay(user: UserId, token: TokenId, now: float) -> None:
@@ -176,9 +209,10 @@ async def test_a_crowd_holding_paying_releasing_and_sweeping_at_once_keeps_the_b
         request = PaymentRequest(
             PaymentId(uuid.uuid4()), user, concert_id, token, (mine[user][-1],), at(now)
         )
-        async with backend.uow() as uow:
-            await uow.payments.pay(request)
-            await uow.commit()
+        await desk.pay(request)
+
+    async def end_turn(token: TokenId, now: float) -> None:
+        await desk.release_holds_of_token(token, at(now))
 
     async def let_go(user: UserId, now: float) -> None:
         if mine[user]:
@@ -200,6 +234,8 @@ async def test_a_crowd_holding_paying_releasing_and_sweeping_at_once_keeps_the_b
                 calls.append(pay(user, token, now))
             if (i + round_no) % 4 == 1:
                 calls.append(let_go(user, now))
+            if (i + round_no) % 5 == 3:
+                calls.append(end_turn(token, now))
         calls.append(sweep(now))
         results = await asyncio.gather(*calls, return_exceptions=True)
         for result in results:
@@ -226,3 +262,48 @@ async def test_a_crowd_holding_paying_releasing_and_sweeping_at_once_keeps_the_b
     for user, _ in fans:
         live = [s for s in seats if s.is_held_by(user, at(80))]
         assert len(live) <= backend.policy.max_holds_per_user
+
+
+async def test_the_end_of_a_turn_racing_its_payment_ends_each_hold_once(
+    backend: Backend, desk: BoxOffice
+) -> None:
+    """What a payment's follow-up meets (``Pay.after``): the turn's holds released while
+    the payment runs. Either the payment sells its seat and frees the other, or the
+    release frees both and the payment is refused; never a seat both sold and freed."""
+    concert_id = await new_concert(backend)
+    for round_no in range(6):
+        user, token = new_user(), new_token_id()
+        await _fund(backend, user)
+        first, second = (
+            seat(concert_id, D1, 2 * round_no + 1),
+            seat(concert_id, D1, 2 * round_no + 2),
+        )
+        a = (await hold(desk, backend, first, user, at(1), token_id=token)).reservation
+        b = (await hold(desk, backend, second, user, at(1), token_id=token)).reservation
+        paid, released = await asyncio.gather(
+            _pay(desk, user, concert_id, token, a.reservation_id),
+            desk.release_holds_of_token(token, at(2)),
+            return_exceptions=True,
+        )
+        async with backend.uow() as uow:
+            wallet = await uow.wallets.get(user)
+            got_a = await uow.reservations.get(a.reservation_id)
+            got_b = await uow.reservations.get(b.reservation_id)
+            seats = {s.key: s for s in await uow.seats.list_seats(concert_id, D1)}
+            left = await uow.reservations.release_holds_of_token(token, at(3))
+        assert got_a is not None and got_b is not None
+        assert left == 0  # nothing of the turn is held any more
+        assert got_b.status is ReservationStatus.RELEASED
+        assert seats[second].status_at(at(2)) is SeatStatus.AVAILABLE
+        if isinstance(paid, BaseException):
+            assert isinstance(paid, DomainError), paid
+            assert released == 2
+            assert wallet.balance == BALANCE
+            assert got_a.status is ReservationStatus.RELEASED
+            assert seats[first].status_at(at(2)) is SeatStatus.AVAILABLE
+        else:
+            assert paid == PRICES[first.seat_no - 1]
+            assert released == 0
+            assert wallet.balance == BALANCE - paid
+            assert got_a.status is ReservationStatus.CONFIRMED
+            assert seats[first].status_at(at(2)) is SeatStatus.SOLD

@@ -108,6 +108,7 @@ from concert_core.use_cases import (
     IssueTokenCommand,
     PayCommand,
     ScheduleConcertCommand,
+    UnitOfWorkBoxOffice,
 )
 from services import require_redis
 from support import Yielding, YieldingUnitOfWork
@@ -178,6 +179,9 @@ class FanJourneyMachine(RuleBasedStateMachine):
                     codec=self.codec,
                     clock=Yielding(self.clock, jitter),
                     policy=self.policy,
+                    box_office=None  # a unit of work a call, through the units above
+                    if isinstance(self.backend.box_office, UnitOfWorkBoxOffice)
+                    else Yielding(self.backend.box_office, jitter),
                 )
                 for _ in range(2)
             )

@@ -3,6 +3,7 @@ the idempotency store, on SQLite (embedded) or PostgreSQL (scaled)."""
 
 from __future__ import annotations
 
+from adapters.sql.box_office import SqlBoxOffice
 from adapters.sql.catalogue import SqlCatalogueRepository
 from adapters.sql.engine import create_engine, database_time, ping
 from adapters.sql.idempotency import SqlIdempotencyStore
@@ -18,6 +19,7 @@ from adapters.sql.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from adapters.sql.wallets import SqlWalletRepository
 
 __all__ = [
+    "SqlBoxOffice",
     "SqlCatalogueRepository",
     "SqlIdempotencyStore",
     "SqlPaymentRepository",

@@ -13,11 +13,12 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from concert_core.domain import ServiceUnavailableError
 
@@ -53,12 +54,22 @@ IDLE_IN_TRANSACTION_SECONDS = 60.0
 that hung mid-transaction cannot hold its locks for ever."""
 
 
-def create_engine(url: str, *, pool_size: int | None = None, **options: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int | None = None,
+    ping: Literal["plain", "stock", "off"] = "plain",
+    **options: Any,
+) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
 
     On PostgreSQL, ``pool_size`` is the most connections the engine opens (no overflow),
     so instances x workers x pool size is what the server must allow. A SQLite file
     ignores it: one connection a process (``SQLITE_POOL_SIZE``).
+
+    ``ping``: how a pooled PostgreSQL connection is checked as it is handed out:
+    ``plain``, one statement (``_ping_at_checkout``); ``stock``, SQLAlchemy's pre-ping
+    (the benchmarks' ceilings); ``off``, not at all (a reader that retries instead).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -70,7 +81,7 @@ def create_engine(url: str, *, pool_size: int | None = None, **options: Any) -> 
         engine = create_async_engine(parsed, **options)
         _configure_sqlite(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
+    options["pool_pre_ping"] = ping == "stock"
     options.setdefault(
         "connect_args",
         {
@@ -86,7 +97,32 @@ def create_engine(url: str, *, pool_size: int | None = None, **options: Any) -> 
     )
     if pool_size is not None:
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS)
-    return create_async_engine(parsed, **options)
+    engine = create_async_engine(parsed, **options)
+    if ping == "plain":
+        _ping_at_checkout(engine)
+    return engine
+
+
+CHECKOUT_PING = "SELECT 1"
+"""Sent in the simple query protocol: no prepared statement, no transaction."""
+
+
+def _ping_at_checkout(engine: AsyncEngine) -> None:
+    """Ping each PostgreSQL connection as the pool hands it out, replacing one the
+    server or the network dropped while it sat idle (a restart, a killed backend).
+
+    SQLAlchemy's pre-ping on asyncpg wraps its ping in a transaction of its own
+    (``BEGIN``, the ping, ``ROLLBACK``: three round trips on every checkout, for a
+    pgbouncer in transaction mode); one plain statement tells the same. Raising
+    ``DisconnectionError`` from a checkout listener makes the pool discard the
+    connection and hand out a fresh one (up to three tries)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        try:
+            await_only(record.driver_connection.execute(CHECKOUT_PING))
+        except Exception as error:
+            raise exc.DisconnectionError(f"a pooled connection did not answer: {error}") from error
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -47,7 +47,7 @@ def _payment(row: Row[Any]) -> Payment:
 class SqlPaymentRepository(SqlRepository):
     async def pay(self, request: PaymentRequest) -> PaymentOutcome:
         if is_postgres(self._c):
-            outcome = await self._pay_postgres(request)
+            outcome = await self.pay_at_once(request)
             if outcome is not None:
                 return outcome
         return await self._pay_by_steps(request)
@@ -63,8 +63,9 @@ class SqlPaymentRepository(SqlRepository):
             request.token_id,
         )
 
-    async def _pay_postgres(self, request: PaymentRequest) -> PaymentOutcome | None:
-        """``postgres.PAY``; None when it refused (it then wrote nothing)."""
+    async def pay_at_once(self, request: PaymentRequest) -> PaymentOutcome | None:
+        """``postgres.PAY``; None when it refused (it then wrote nothing). PostgreSQL
+        only; one statement, so atomic in autocommit too."""
         rids = list(request.reservation_ids)
         params = {
             "rids": rids,

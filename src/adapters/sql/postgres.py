@@ -1,7 +1,7 @@
-"""PostgreSQL's prebuilt statements for the hot paths: a hold in one statement and a
-payment in one (decision 20), a positive debit in one (decision 12) and a new queue
-token in one; and the opening's re-deal of the line in one. SQLite takes the
-statement-at-a-time path in the adapters instead."""
+"""PostgreSQL's prebuilt statements for the hot paths: a hold in one statement, a
+payment in one and the end of a turn's holds in one (decision 20), a positive debit in
+one (decision 12) and a new queue token in one; and the opening's re-deal of the line
+in one. SQLite takes the statement-at-a-time path in the adapters instead."""
 
 from __future__ import annotations
 
@@ -203,3 +203,43 @@ holds released and recorded, and the fan's hold-limit row cleared of them. Write
 nothing otherwise (``balance`` comes back NULL: the steps are then taken one by one to
 say why). A payment or ledger entry committed by another transaction after this
 statement's snapshot is a unique violation: the statement, and its transaction, abort."""
+
+RELEASE_TOKEN_HOLDS = text(
+    """
+WITH held AS (
+    SELECT concert_id, date, seat_no, price, holder, held_until, reservation_id, token_id,
+           held_at
+    FROM seats
+    WHERE token_id = :token_id AND status = 'HELD'
+    ORDER BY concert_id, date, seat_no
+    FOR UPDATE
+), freed AS (
+    UPDATE seats
+    SET status = 'AVAILABLE', holder = NULL, held_until = NULL, reservation_id = NULL,
+        token_id = NULL, held_at = NULL
+    FROM held
+    WHERE seats.concert_id = held.concert_id AND seats.date = held.date
+      AND seats.seat_no = held.seat_no
+    RETURNING held.*
+), recorded AS (
+    INSERT INTO reservation_records
+        (reservation_id, user_id, concert_id, date, seat_no, price, status,
+         held_until, created_at, token_id)
+    SELECT reservation_id, holder, concert_id, date, seat_no, price, 'RELEASED',
+           held_until, held_at, token_id
+    FROM freed
+), forgotten AS (
+    UPDATE fan_holds AS f
+    SET holds = f.holds - ARRAY(
+        SELECT CAST(freed.reservation_id AS text) FROM freed
+        WHERE freed.holder = f.user_id AND freed.concert_id = f.concert_id
+    )
+    WHERE (f.user_id, f.concert_id) IN (SELECT holder, concert_id FROM freed)
+)
+SELECT count(*) AS released FROM freed
+"""
+)
+"""The end of a turn's holds in one statement: the seats the token still holds (live
+or lapsed) locked in key order, and only those still held by it once locked (a row
+paid or released meanwhile is read again under its lock and left out), freed, their
+reservations recorded RELEASED, and taken out of their fans' ``fan_holds`` rows."""

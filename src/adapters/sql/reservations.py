@@ -13,7 +13,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import select, tuple_, update
 
+from adapters.sql import postgres
 from adapters.sql import tables as t
+from adapters.sql.engine import is_postgres
 from adapters.sql.holds import (
     HELD,
     end_hold,
@@ -85,6 +87,9 @@ class SqlReservationRepository(SqlRepository):
     async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
         # Only the holds that still belong to this token: the fan's next turn may have
         # taken one over meanwhile (HoldRequest from a later token).
+        if is_postgres(self._c):
+            released = await self._c.scalar(postgres.RELEASE_TOKEN_HOLDS, {"token_id": token_id})
+            return int(released or 0)
         holds = await held_seats(self._c, t.seats.c.token_id == token_id)
         released = [h for h in holds if await end_hold(self._c, h, ReservationStatus.RELEASED)]
         await forget_holds(self._c, released)

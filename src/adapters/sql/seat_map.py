@@ -58,7 +58,7 @@ class SqlSeatMaps:
         reads = create_engine(
             url,
             pool_size=READ_POOL_SIZE,
-            pool_pre_ping=False,
+            ping="off",
             isolation_level="AUTOCOMMIT",  # set once per connection, not per checkout
             pool_reset_on_return=None,  # nothing to roll back
         )

@@ -13,6 +13,7 @@ Expiry of storage keys (TTLs) may only collect garbage, with a margin past the r
 from concert_core.ports.idempotency import IdempotencyKey, IdempotencyStore, JsonValue
 from concert_core.ports.join_challenge import JoinChallenge, JoinChallenges, ProofSpend
 from concert_core.ports.storage import (
+    BoxOffice,
     CatalogueRepository,
     HoldOutcome,
     HoldRequest,
@@ -31,6 +32,7 @@ from concert_core.ports.time_and_tokens import Clock, TokenCodec
 from concert_core.ports.waiting_room import ProofSpendingQueue, QueueStore
 
 __all__ = [
+    "BoxOffice",
     "CatalogueRepository",
     "Clock",
     "HoldOutcome",

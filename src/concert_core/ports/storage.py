@@ -281,6 +281,25 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
 
+class BoxOffice(Protocol):
+    """The hot writes of a fan's turn, each one storage operation committed on its own,
+    outside any unit of work: exactly what a unit of work holding that one call and
+    its commit does (the same rules, refusals and atomicity), in as few round trips as
+    storage allows (PostgreSQL: one autocommit statement)."""
+
+    async def hold(self, request: HoldRequest) -> HoldOutcome:
+        """``SeatRepository.hold``, committed."""
+        ...
+
+    async def pay(self, request: PaymentRequest) -> PaymentOutcome:
+        """``PaymentRepository.pay``, committed."""
+        ...
+
+    async def release_holds_of_token(self, token_id: TokenId, now: dt.datetime) -> int:
+        """``ReservationRepository.release_holds_of_token``, committed."""
+        ...
+
+
 class SeatLine(NamedTuple):
     """One seat of a date's seat map, as stored: what the seat list shows and the
     hold's end to judge it by (a HELD seat past ``held_until`` is AVAILABLE)."""

@@ -1,5 +1,6 @@
 """The use cases: one class each, ports in ``__init__``, ``async __call__``."""
 
+from concert_core.use_cases._box_office import UnitOfWorkBoxOffice
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._idempotency import Idempotent
 from concert_core.use_cases._sales import LineOpenings, SaleBook, SaleState
@@ -88,6 +89,7 @@ __all__ = [
     "SeatMap",
     "SeatView",
     "TokenGate",
+    "UnitOfWorkBoxOffice",
     "UnitOfWorkSeatMaps",
     "prices_of",
     "tiered_prices",

@@ -17,7 +17,7 @@ from concert_core.domain import (
     values,
 )
 from concert_core.policy import Policy
-from concert_core.ports import Clock, HoldRequest, QueueStore, UnitOfWorkFactory
+from concert_core.ports import BoxOffice, Clock, HoldRequest, QueueStore, UnitOfWorkFactory
 from concert_core.use_cases._best_effort import best_effort
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._views import ReservationView
@@ -61,10 +61,12 @@ class HoldSeat:
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
         policy: Policy,
+        box_office: BoxOffice,
     ) -> None:
         self._gate = gate
         self._queue = queue
         self._uow_factory = uow_factory
+        self._box_office = box_office
         self._clock = clock
         self._policy = policy
 
@@ -86,9 +88,7 @@ class HoldSeat:
             until=now + self._policy.hold_ttl,
             max_holds=self._policy.max_holds_per_user,
         )
-        async with self._uow_factory() as uow:
-            outcome = await uow.seats.hold(request)
-            await uow.commit()
+        outcome = await self._box_office.hold(request)
         reservation = outcome.reservation
         # Judged at this instant, not at the start: the token may have lapsed meanwhile.
         later = await self._clock.now()

@@ -12,7 +12,13 @@ from concert_core.domain import (
     ReservationId,
     ValidationError,
 )
-from concert_core.ports import JsonValue, PaymentRequest, QueueStore, UnitOfWorkFactory
+from concert_core.ports import (
+    BoxOffice,
+    JsonValue,
+    PaymentRequest,
+    QueueStore,
+    UnitOfWorkFactory,
+)
 from concert_core.use_cases._gate import TokenGate
 from concert_core.use_cases._idempotency import KeyedRequest, key_text
 
@@ -95,10 +101,17 @@ class Pay:
       (after the receipt is kept: a failure there never loses the receipt).
     """
 
-    def __init__(self, gate: TokenGate, queue: QueueStore, uow_factory: UnitOfWorkFactory) -> None:
+    def __init__(
+        self,
+        gate: TokenGate,
+        queue: QueueStore,
+        uow_factory: UnitOfWorkFactory,
+        box_office: BoxOffice,
+    ) -> None:
         self._gate = gate
         self._queue = queue
         self._uow_factory = uow_factory
+        self._box_office = box_office
 
     def request(self, command: PayCommand) -> KeyedRequest:
         user = self._gate.claims(command.token).user_id
@@ -115,9 +128,7 @@ class Pay:
         request = PaymentRequest(
             payment_id, user, token.concert_id, token.token_id, command.reservation_ids, now
         )
-        async with self._uow_factory() as uow:
-            outcome = await uow.payments.pay(request)
-            await uow.commit()
+        outcome = await self._box_office.pay(request)
         return PaymentReceipt(
             payment_id, command.reservation_ids, outcome.payment.amount, outcome.balance, now
         )
@@ -144,9 +155,7 @@ class Pay:
         fails, the token lapses at its active time and the holds at theirs."""
         claims = self._gate.claims(command.token)
         await self._queue.expire(claims.concert_id, claims.token_id, now)
-        async with self._uow_factory() as uow:
-            await uow.reservations.release_holds_of_token(claims.token_id, now)
-            await uow.commit()
+        await self._box_office.release_holds_of_token(claims.token_id, now)
 
     dump = staticmethod(PaymentReceipt.to_record)
     load = staticmethod(PaymentReceipt.from_record)
