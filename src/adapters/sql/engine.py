@@ -115,14 +115,27 @@ def _ping_at_checkout(engine: AsyncEngine) -> None:
     (``BEGIN``, the ping, ``ROLLBACK``: three round trips on every checkout, for a
     pgbouncer in transaction mode); one plain statement tells the same. Raising
     ``DisconnectionError`` from a checkout listener makes the pool discard the
-    connection and hand out a fresh one (up to three tries)."""
+    connection and hand out another (up to three tries). A connection just opened is
+    not pinged, as SQLAlchemy's pre-ping does not ping one: should it fail, its own
+    statement's error (a 503) reaches the caller, not the pool's "tries exhausted"."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _opened(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_JUST_OPENED] = True
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _ping(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_JUST_OPENED, False):
+            return
         try:
-            await_only(record.driver_connection.execute(CHECKOUT_PING))
+            await_only(
+                record.driver_connection.execute(CHECKOUT_PING, timeout=CONNECT_TIMEOUT_SECONDS)
+            )
         except Exception as error:
             raise exc.DisconnectionError(f"a pooled connection did not answer: {error}") from error
+
+
+_JUST_OPENED = "concert_just_opened"
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

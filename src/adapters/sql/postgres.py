@@ -38,15 +38,18 @@ WITH seat AS (
     UPDATE seats
     SET status = 'HELD', holder = :user_id, held_until = :until,
         reservation_id = :reservation_id, token_id = :token_id, held_at = :now
-    WHERE concert_id = :concert_id AND date = :date AND seat_no = :seat_no
-      AND (status = 'AVAILABLE' OR (status = 'HELD' AND held_until <= :now))
+    FROM seat
+    WHERE seats.concert_id = seat.concert_id AND seats.date = seat.date
+      AND seats.seat_no = seat.seat_no AND seat.free
       AND EXISTS (SELECT FROM fan)
     RETURNING 1
 ), moved AS (
     UPDATE seats SET token_id = :token_id
-    WHERE concert_id = :concert_id AND date = :date AND seat_no = :seat_no
-      AND status = 'HELD' AND held_until > :now AND holder = :user_id
-      AND token_id IS DISTINCT FROM CAST(:token_id AS uuid)
+    FROM seat
+    WHERE seats.concert_id = seat.concert_id AND seats.date = seat.date
+      AND seats.seat_no = seat.seat_no
+      AND seat.status = 'HELD' AND seat.held_until > :now AND seat.holder = :user_id
+      AND seat.token_id IS DISTINCT FROM CAST(:token_id AS uuid)
     RETURNING 1
 ), released AS (
     INSERT INTO reservation_records

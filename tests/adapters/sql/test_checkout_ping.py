@@ -3,13 +3,17 @@ the pool hands it out: the checkout ping (one plain statement) finds it dead."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import backends
 from adapters import sql
+from adapters.sql.engine import as_unavailable
 
 pytestmark = backends.marks("postgres")
 
@@ -52,3 +56,54 @@ async def test_without_a_ping_the_dead_connection_reaches_the_caller(postgres_ur
     finally:
         await engine.dispose()
         await side.dispose()
+
+
+async def test_a_server_that_drops_connections_after_login_is_a_503_not_a_500(
+    postgres_url: str,
+) -> None:
+    """A proxy in front of PostgreSQL that, once told to, drops every connection at
+    its first query (a server crash-looping after login): the pooled connection fails
+    its ping, the fresh one its first statement, and the error is one the storage
+    layer reads as 'unavailable' (503), never the pool's own 'tries exhausted'."""
+    url = make_url(postgres_url)
+    dropping = False
+    links: set[asyncio.StreamWriter] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, up: bool) -> None:
+        try:
+            while data := await reader.read(65536):
+                if up and dropping and data[:1] in (b"Q", b"P"):
+                    for link in list(links):
+                        link.close()
+                    return
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(url.host, url.port or 5432)
+        links.update({client_w, server_w})
+        await asyncio.gather(pipe(client_r, server_w, True), pipe(server_r, client_w, False))
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    engine = sql.create_engine(
+        url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False), pool_size=1
+    )
+    try:
+        assert await backend_pid(engine) > 0  # pooled, through the proxy
+        dropping = True
+        try:
+            await backend_pid(engine)
+        except Exception as error:
+            assert as_unavailable(error) is not None, repr(error)
+        else:
+            pytest.fail("a connection dropped at its first query answered")
+    finally:
+        await engine.dispose()
+        proxy.close()
+        for link in list(links):
+            link.close()
