@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import await_only
 
+from adapters.sql.fair_pool import FairAsyncQueuePool
 from concert_core.domain import ServiceUnavailableError
 
 _log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def create_engine(
     )
     if pool_size is not None:
         options.update(pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_SECONDS)
+    options.setdefault("poolclass", FairAsyncQueuePool)  # waiting checkouts in order
     engine = create_async_engine(parsed, **options)
     if ping == "plain":
         _ping_at_checkout(engine)
