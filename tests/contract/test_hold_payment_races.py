@@ -17,6 +17,7 @@ from concert_core.domain import (
     DomainError,
     Money,
     PaymentId,
+    Reservation,
     ReservationId,
     ReservationStatus,
     SeatKey,
@@ -83,19 +84,28 @@ async def _release(backend: Backend, user: UserId, rid: ReservationId) -> None:
         await uow.commit()
 
 
+async def _a_turn_with_two_holds(
+    desk: BoxOffice, backend: Backend, concert_id: ConcertId, round_no: int
+) -> tuple[UserId, TokenId, tuple[SeatKey, Reservation], tuple[SeatKey, Reservation]]:
+    """A funded fan whose turn holds two seats of its own (round ``round_no``'s)."""
+    user, token = new_user(), new_token_id()
+    await _fund(backend, user)
+    held = []
+    for key in (seat(concert_id, D1, 2 * round_no + 1), seat(concert_id, D1, 2 * round_no + 2)):
+        held.append(
+            (key, (await hold(desk, backend, key, user, at(1), token_id=token)).reservation)
+        )
+    return user, token, held[0], held[1]
+
+
 async def test_a_release_racing_a_payment_either_sells_or_frees_never_both(
     backend: Backend, desk: BoxOffice
 ) -> None:
     concert_id = await new_concert(backend)
     for round_no in range(6):
-        user, token = new_user(), new_token_id()
-        await _fund(backend, user)
-        first, second = (
-            seat(concert_id, D1, 2 * round_no + 1),
-            seat(concert_id, D1, 2 * round_no + 2),
+        user, token, (first, a), (second, b) = await _a_turn_with_two_holds(
+            desk, backend, concert_id, round_no
         )
-        a = (await hold(desk, backend, first, user, at(1), token_id=token)).reservation
-        b = (await hold(desk, backend, second, user, at(1), token_id=token)).reservation
         paid, released = await asyncio.gather(
             _pay(desk, user, concert_id, token, a.reservation_id),
             _release(backend, user, a.reservation_id),
@@ -272,14 +282,9 @@ async def test_the_end_of_a_turn_racing_its_payment_ends_each_hold_once(
     release frees both and the payment is refused; never a seat both sold and freed."""
     concert_id = await new_concert(backend)
     for round_no in range(6):
-        user, token = new_user(), new_token_id()
-        await _fund(backend, user)
-        first, second = (
-            seat(concert_id, D1, 2 * round_no + 1),
-            seat(concert_id, D1, 2 * round_no + 2),
+        user, token, (first, a), (second, b) = await _a_turn_with_two_holds(
+            desk, backend, concert_id, round_no
         )
-        a = (await hold(desk, backend, first, user, at(1), token_id=token)).reservation
-        b = (await hold(desk, backend, second, user, at(1), token_id=token)).reservation
         paid, released = await asyncio.gather(
             _pay(desk, user, concert_id, token, a.reservation_id),
             desk.release_holds_of_token(token, at(2)),
