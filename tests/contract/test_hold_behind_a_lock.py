@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import backends
 from backends import Backend
-from concert_core.domain import UserId
+from concert_core.domain import SeatKey, UserId
 from concert_core.ports import BoxOffice, HoldOutcome
 from concert_core.use_cases import UnitOfWorkBoxOffice
 from contract.helpers import D1, at, hold, hold_request, new_concert, new_token_id, new_user, seat
@@ -65,14 +65,18 @@ async def limit_entries_and_holds(engine: AsyncEngine, fan: UserId) -> tuple[set
         return set(entries or {}), set(held)
 
 
+async def a_seat_on_postgres(backend: Backend) -> tuple[AsyncEngine, SeatKey]:
+    """The backend's engine, and the first seat of a new concert's first date."""
+    engine = backend.database
+    assert isinstance(engine, AsyncEngine)
+    return engine, seat(await new_concert(backend), D1, 1)
+
+
 @pytest.mark.parametrize("backend", backends.params("postgres"), indirect=True)
 async def test_a_hold_waiting_on_a_release_takes_the_seat_it_freed(
     backend: Backend, desk: BoxOffice
 ) -> None:
-    engine = backend.database
-    assert isinstance(engine, AsyncEngine)
-    concert_id = await new_concert(backend)
-    key = seat(concert_id, D1, 1)
+    engine, key = await a_seat_on_postgres(backend)
     alice, bob = new_user(), new_user()
     a = (await hold(backend, key, alice, at(1), token_id=new_token_id())).reservation
     async with backend.uow() as uow:  # Alice's release, its seat's row locked
@@ -90,10 +94,7 @@ async def test_a_hold_waiting_on_a_release_takes_the_seat_it_freed(
 async def test_a_hold_waiting_on_the_fans_own_first_hold_moves_it_to_the_new_turn(
     backend: Backend, desk: BoxOffice
 ) -> None:
-    engine = backend.database
-    assert isinstance(engine, AsyncEngine)
-    concert_id = await new_concert(backend)
-    key = seat(concert_id, D1, 1)
+    engine, key = await a_seat_on_postgres(backend)
     bob, first, second = new_user(), new_token_id(), new_token_id()
     async with backend.uow() as uow:  # Bob's first hold, not committed yet
         await uow.seats.hold(hold_request(backend, key, bob, at(1), token_id=first))
@@ -106,7 +107,7 @@ async def test_a_hold_waiting_on_the_fans_own_first_hold_moves_it_to_the_new_tur
     async with engine.connect() as connection:
         stored = await connection.scalar(
             text("SELECT token_id FROM seats WHERE concert_id = :c AND date = :d AND seat_no = 1"),
-            {"c": concert_id, "d": D1},
+            {"c": key.concert_id, "d": D1},
         )
     assert stored == second
     entries, held = await limit_entries_and_holds(engine, bob)

@@ -20,10 +20,12 @@ from concert_core.domain import (
     Reservation,
     ReservationId,
     ReservationStatus,
+    Seat,
     SeatKey,
     SeatStatus,
     TokenId,
     UserId,
+    Wallet,
 )
 from concert_core.ports import BoxOffice, HoldOutcome, PaymentRequest
 from concert_core.use_cases import UnitOfWorkBoxOffice
@@ -98,6 +100,19 @@ async def _a_turn_with_two_holds(
     return user, token, held[0], held[1]
 
 
+async def _books(
+    backend: Backend, user: UserId, concert_id: ConcertId, a: Reservation, b: Reservation
+) -> tuple[Wallet, Reservation, Reservation, dict[SeatKey, Seat]]:
+    """After a race: the fan's wallet, both reservations as stored, the date's seats."""
+    async with backend.uow() as uow:
+        wallet = await uow.wallets.get(user)
+        got_a = await uow.reservations.get(a.reservation_id)
+        got_b = await uow.reservations.get(b.reservation_id)
+        seats = {s.key: s for s in await uow.seats.list_seats(concert_id, D1)}
+    assert got_a is not None and got_b is not None
+    return wallet, got_a, got_b, seats
+
+
 async def test_a_release_racing_a_payment_either_sells_or_frees_never_both(
     backend: Backend, desk: BoxOffice
 ) -> None:
@@ -111,12 +126,7 @@ async def test_a_release_racing_a_payment_either_sells_or_frees_never_both(
             _release(backend, user, a.reservation_id),
             return_exceptions=True,
         )
-        async with backend.uow() as uow:
-            wallet = await uow.wallets.get(user)
-            got_a = await uow.reservations.get(a.reservation_id)
-            got_b = await uow.reservations.get(b.reservation_id)
-            seats = {s.key: s for s in await uow.seats.list_seats(concert_id, D1)}
-        assert got_a is not None and got_b is not None
+        wallet, got_a, got_b, seats = await _books(backend, user, concert_id, a, b)
         if isinstance(paid, BaseException):
             assert isinstance(paid, DomainError), paid
             assert released is None
@@ -290,13 +300,9 @@ async def test_the_end_of_a_turn_racing_its_payment_ends_each_hold_once(
             desk.release_holds_of_token(token, at(2)),
             return_exceptions=True,
         )
+        wallet, got_a, got_b, seats = await _books(backend, user, concert_id, a, b)
         async with backend.uow() as uow:
-            wallet = await uow.wallets.get(user)
-            got_a = await uow.reservations.get(a.reservation_id)
-            got_b = await uow.reservations.get(b.reservation_id)
-            seats = {s.key: s for s in await uow.seats.list_seats(concert_id, D1)}
             left = await uow.reservations.release_holds_of_token(token, at(3))
-        assert got_a is not None and got_b is not None
         assert left == 0  # nothing of the turn is held any more
         assert got_b.status is ReservationStatus.RELEASED
         assert seats[second].status_at(at(2)) is SeatStatus.AVAILABLE
