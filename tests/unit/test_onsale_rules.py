@@ -252,6 +252,24 @@ async def test_a_waiting_fan_polling_a_sold_out_sale_is_let_go_at_once(
     assert refused.value.phase == Phase.SOLD_OUT
 
 
+async def test_an_admission_pass_right_after_the_last_sale_admits_nobody(
+    kit: MemoryKit, clock: ManualClock
+) -> None:
+    service = kit.service
+    concert = await add(service, clock)
+    tickets = await join(service, concert, 3)
+    await service.admit_waiting(concert.concert_id)
+    # The sale is kept as OPEN by this poll, and a turn ends: a place is free.
+    assert (await service.queue_status(tickets[2].token)).sale.phase is Phase.OPEN
+    await service.leave_queue(tickets[0].token)
+    await sell_every_seat(kit, concert, await clock.now())
+
+    report = await service.admit_waiting(concert.concert_id)  # at the same instant
+
+    assert report[0].admitted == 0 and report[0].ended == 1
+    assert (await service.queue_status(tickets[2].token)).status is TokenStatus.EXPIRED
+
+
 # -- the opening shuffle ------------------------------------------------------------
 
 

@@ -59,7 +59,9 @@ class AdmitWaiting:
         report = []
         for cid in await concerts_named(self._uow_factory, concert_id):
             now = await self._clock.now()
-            sale = await self._sales.state(cid, now)
+            # As stored now, not as kept for an interval: a concert sold out a moment
+            # ago (or closed) must not admit the next fan to a turn with nothing left.
+            sale = await self._sales.state(cid, now, fresh=True)
             phase = sale.phase_at(now)
             if phase.ended:
                 ended = await self._queue.end_waiting(cid, now, END_WAITING_BATCH)
