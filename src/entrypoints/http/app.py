@@ -33,6 +33,7 @@ from entrypoints.http.controllers import (
 from entrypoints.http.controllers.parameters import QUEUE_TOKEN_SCHEME
 from entrypoints.http.decoding import JsonRequest
 from entrypoints.http.errors import EXCEPTION_HANDLERS, problem_response
+from entrypoints.http.hot_routes import HotRoutes
 from entrypoints.http.identity import IDENTITY_STATE, require_identity
 from entrypoints.http.metrics import Metrics
 from entrypoints.http.operator_key import ADMIN_KEY_STATE, OPERATOR_KEY_SCHEME
@@ -88,12 +89,19 @@ Charges and payments honour an `Idempotency-Key` header.
 
 
 def create_app(
-    settings: Settings, *, container: Container | None = None, background: bool = False
+    settings: Settings,
+    *,
+    container: Container | None = None,
+    background: bool = False,
+    hot_routes: bool = True,
 ) -> Litestar:
     """The HTTP API over the service ``settings`` (or a ready ``container``) describes.
 
     ``background=True`` also runs the admission and expiry loops while the app lives
     (see :func:`_start_background`); with ``False`` nothing runs in the background.
+    ``hot_routes=False`` leaves the poll and the join to their Litestar handlers
+    (:mod:`entrypoints.http.hot_routes` answers them otherwise): the same replies,
+    more slowly, for comparing the two.
     """
     if container is None:
         container = Container(settings=settings)
@@ -124,7 +132,7 @@ def create_app(
         ],
     )
     identity = container.identity()  # None when identity is off: no guard, no cost
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, OpsController, pages_router()],
         lifespan=[lifespan],
         state=State({"metrics": metrics, "settings": settings, IDENTITY_STATE: identity}),
@@ -143,6 +151,12 @@ def create_app(
         request_class=JsonRequest,
         logging_config=None,  # the process (CLI, server) configures logging, not the app
     )
+    if hot_routes:
+        # In front of Litestar's router, inside its before_send hooks (metrics, headers).
+        app.asgi_handler = HotRoutes(
+            app, app.asgi_handler, prefix=API_PREFIX, max_body_bytes=MAX_BODY_BYTES
+        )
+    return app
 
 
 async def _start_background(app: Litestar) -> list[asyncio.Task[None]]:

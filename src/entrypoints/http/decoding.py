@@ -45,13 +45,19 @@ async def strict_body(request: Request[Any, Any, Any], data: S) -> S:
     pass rejects whatever only that leniency let through, and a body that is not
     declared as JSON.
     """
-    content_type = request.headers.get("content-type")
+    return strict_decode(request.headers.get("content-type"), await request.body(), type(data))
+
+
+def strict_decode(content_type: str | None, body: bytes, kind: type[S]) -> S:
+    """``body`` decoded as a ``kind``, strictly: VALIDATION_ERROR for a body declared as
+    anything but JSON, one that is not JSON, or one that is not a ``kind`` without
+    coercing a type."""
     if content_type is not None:
         media = content_type.split(";", 1)[0].strip().lower()
         if media != "application/json" and not media.endswith("+json"):
             raise ValidationError("the body must be JSON, sent as Content-Type: application/json")
     try:
-        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
+        return msgspec.json.decode(body, type=kind, strict=True)
     except msgspec.ValidationError as error:
         raise ValidationError(f"invalid body: {error}") from None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
@@ -110,7 +116,12 @@ def raw_header(scope: Scope, name: bytes) -> str | None:
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:
     """The queue token of ``Authorization: Bearer <token>``; TOKEN_INVALID without one."""
-    header = raw_header(request.scope, b"authorization")
+    return scope_bearer_token(request.scope)
+
+
+def scope_bearer_token(scope: Scope) -> str:
+    """:func:`bearer_token`, read from the request's scope."""
+    header = raw_header(scope, b"authorization")
     if header is None:
         raise TokenInvalidError("send the queue token as Authorization: Bearer <token>")
     scheme, _, token = header.strip().partition(" ")

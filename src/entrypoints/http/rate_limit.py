@@ -20,6 +20,9 @@ from entrypoints.settings import Settings
 
 LIMITS_STATE = "limits"
 """Where the lifespan puts the :class:`ClientLimits` on ``app.state``."""
+REQUEST_COUNTED = "concert.request_counted"
+"""Scope key: the request was counted against the all-routes limit already (by
+``hot_routes``, which hands Litestar a request it began and finds unusual)."""
 
 
 class RequestRateLimitMiddleware(ASGIMiddleware):
@@ -27,6 +30,9 @@ class RequestRateLimitMiddleware(ASGIMiddleware):
     exclude_path_pattern = ("^/health$", "^/metrics$")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope.get(REQUEST_COUNTED):
+            await next_app(scope, receive, send)
+            return
         state = scope["litestar_app"].state
         limits: ClientLimits = state[LIMITS_STATE]
         settings: Settings = state["settings"]

@@ -1,4 +1,10 @@
-"""The waiting room: queue tokens and their status."""
+"""The waiting room: queue tokens and their status.
+
+In the served app the poll and the join are answered in front of the router by
+``entrypoints.http.hot_routes`` (decision 26), with the same use cases, checks and
+replies; the handlers here document both routes and answer whatever that path hands on.
+A change to either must be made in both (``tests/e2e/test_hot_routes.py`` compares them).
+"""
 
 from __future__ import annotations
 
