@@ -18,11 +18,11 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
-import json
 import re
 import urllib.parse
 from typing import Protocol
 
+import msgspec
 from altcha.v1 import SHA256, ChallengeOptions, PayloadType, create_challenge
 
 from concert_core.domain import ConcertId
@@ -45,6 +45,8 @@ _FIELDS = frozenset({"algorithm", "challenge", "number", "salt", "signature"})
 _DIGITS = re.compile(r"[0-9]{1,11}")
 """An expiry in unix seconds: 11 digits reach past the year 5000."""
 _HEX = re.compile(r"[0-9a-f]{64}")
+_ISSUED_QUERY = re.compile(r"expires=(?P<expires>[0-9]{1,11})&concert=(?P<concert>[0-9]{1,20})&")
+"""A salt's query as ``issue`` writes it; any other is read by ``parse_qs``, as before."""
 
 
 class SpentProofs(Protocol):
@@ -147,33 +149,36 @@ def _solves(payload: PayloadType) -> bool:
     return hmac.compare_digest(solved, payload["challenge"])
 
 
+class _Solution(msgspec.Struct):
+    """A proof's JSON object: the five fields checked, any others let be."""
+
+    algorithm: str
+    challenge: str
+    number: int
+    salt: str
+    signature: str
+
+
 def _payload(proof: str) -> PayloadType | None:
     """The solution in ``proof`` (base64 of a JSON object), checked field by field; None
     for anything else. ``verify_solution`` trusts the shape it is given."""
     if len(proof) > MAX_PROOF_LENGTH:
         return None
     try:
-        data = json.loads(base64.b64decode(proof, validate=True))
-    except (binascii.Error, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        # Strict: a number must be a JSON integer (not true, not 5.0), each text a string.
+        data = msgspec.json.decode(base64.b64decode(proof, validate=True), type=_Solution)
+    except (binascii.Error, ValueError, msgspec.DecodeError):  # msgspec.ValidationError too
         return None
-    if not isinstance(data, dict) or not data.keys() >= _FIELDS:
-        return None  # others, such as the widget's "took", are let be
-    number = data["number"]
-    if not (isinstance(number, int) and not isinstance(number, bool)):
+    if not 0 <= data.number <= MAX_NUMBER_LIMIT or data.algorithm != ALGORITHM:
         return None
-    if not 0 <= number <= MAX_NUMBER_LIMIT:
-        return None
-    texts = (data["algorithm"], data["challenge"], data["salt"], data["signature"])
-    if not all(isinstance(text, str) for text in texts) or data["algorithm"] != ALGORITHM:
-        return None
-    if not _HEX.fullmatch(data["challenge"]):
+    if not _HEX.fullmatch(data.challenge):
         return None
     return PayloadType(
         algorithm=ALGORITHM,
-        challenge=data["challenge"],
-        number=number,
-        salt=data["salt"],
-        signature=data["signature"],
+        challenge=data.challenge,
+        number=data.number,
+        salt=data.salt,
+        signature=data.signature,
     )
 
 
@@ -183,9 +188,13 @@ def _salt_expiry(salt: str, concert_id: ConcertId) -> dt.datetime | None:
     _, separator, query = salt.partition("?")
     if not separator:
         return None
-    params = urllib.parse.parse_qs(query, keep_blank_values=True)
-    expires = params.get("expires", [])
-    concert = params.get("concert", [])
+    issued = _ISSUED_QUERY.fullmatch(query)  # the form ``issue`` makes, read at once
+    if issued is not None:
+        expires, concert = [issued["expires"]], [issued["concert"]]
+    else:
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        expires = params.get("expires", [])
+        concert = params.get("concert", [])
     if len(expires) != 1 or concert != [str(concert_id)] or not _DIGITS.fullmatch(expires[0]):
         return None
     return dt.datetime.fromtimestamp(int(expires[0]), dt.UTC)
