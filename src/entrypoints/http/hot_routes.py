@@ -93,33 +93,37 @@ class HotRoutes:
         await self._framework(scope, receive, send)
 
     async def _poll(self, scope: Scope, receive: Receive, send: Send) -> None:
-        _matched(scope, self._poll_path)
+        _routed(scope, self._poll_path)
         state = self._app.state
         try:
             await _hit_request(state, scope)
+            _started(scope)
             service: ConcertService = state.service
             view = await service.queue_status(scope_bearer_token(scope))
+            reply = QueueStatusResponse.of(view)
+            messages = _json_reply(200, reply, reply.status, reply.poll_after_seconds)
         except Exception as error:  # answered as the app answers it
             await self._refuse(scope, receive, send, error)
             return
-        reply = QueueStatusResponse.of(view)
-        await _send_json(send, 200, reply, reply.status, reply.poll_after_seconds)
+        for message in messages:
+            await send(message)
 
     async def _join(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self._app.state
         if state.get(IDENTITY_STATE) is not None:
             await self._framework(scope, receive, send)  # the guard is Litestar's
             return
-        _matched(scope, self._join_path)
+        _routed(scope, self._join_path)
         try:
             await _hit_request(state, scope)  # before the body, as the middleware
+            _started(scope)
+            received, body = await self._read_body(scope, receive)
         except Exception as error:
             await self._refuse(scope, receive, send, error)
             return
-        messages, body = await self._read_body(scope, receive)
         request = None if body is None else _join_request(scope, body)
         if request is None:
-            await self._framework(scope, _replay(messages, receive), send)
+            await self._framework(scope, _replay(received, receive), send)
             return
         try:
             limits: ClientLimits = state[LIMITS_STATE]
@@ -129,38 +133,42 @@ class HotRoutes:
             service: ConcertService = state.service
             command = IssueTokenCommand(request.user_id, request.concert_id, request.proof)
             issued = await service.issue_token(command)
+            metrics: Metrics = state.metrics
+            metrics.token_issued(issued)
+            reply = QueueTokenResponse.of(issued)
+            status = 201 if issued.created else 200
+            messages = _json_reply(status, reply, reply.status, reply.poll_after_seconds)
         except Exception as error:
             await self._refuse(scope, receive, send, error)
             return
-        metrics: Metrics = state.metrics
-        metrics.token_issued(issued)
-        reply = QueueTokenResponse.of(issued)
-        status = 201 if issued.created else 200
-        await _send_json(send, status, reply, reply.status, reply.poll_after_seconds)
+        for message in messages:
+            await send(message)
 
     async def _read_body(
         self, scope: Scope, receive: Receive
     ) -> tuple[list[ReceiveMessage], bytes | None]:
         """The messages received for the body, and the body when it came complete and
         within the size limit (else None: Litestar answers it)."""
-        length = raw_header(scope, b"content-length")
-        if length is not None and not (length.isdigit() and int(length) <= self._max_body):
-            return [], None
-        messages: list[ReceiveMessage] = []
+        length = raw_header(scope, b"content-length")  # ASGI names headers in lower case
+        if length is not None and not (length.isascii() and length.isdigit() and len(length) <= 12):
+            return [], None  # Litestar's 400
+        if length is not None and int(length) > self._max_body:
+            return [], None  # Litestar's 413
+        received: list[ReceiveMessage] = []
         size = 0
         while True:
             message = await receive()
-            messages.append(message)
+            received.append(message)
             if message["type"] != "http.request":
-                return messages, None  # the client left
+                return received, None  # the client left
             size += len(message.get("body", b""))
             if size > self._max_body:
-                return messages, None
+                return received, None
             if not message.get("more_body", False):
                 break
-        if len(messages) == 1:
-            return messages, cast("bytes", messages[0].get("body", b""))
-        return messages, b"".join(cast("bytes", m.get("body", b"")) for m in messages)
+        if len(received) == 1:
+            return received, cast("bytes", received[0].get("body", b""))
+        return received, b"".join(cast("bytes", m.get("body", b"")) for m in received)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
         """``error`` answered by the app's error table, as Litestar would answer it."""
@@ -179,12 +187,16 @@ def _host_ok(scope: Scope) -> bool:
     return True
 
 
-def _matched(scope: Scope, template: str) -> None:
-    """What Litestar's router and request stamp on a scope it routes: the route (the
-    request metrics' label) and when its handling began (their latency)."""
-    mutable = cast("dict[str, Any]", scope)
-    mutable["path_template"] = template
-    mutable[REQUEST_STARTED] = time.perf_counter()
+def _routed(scope: Scope, template: str) -> None:
+    """What Litestar's router stamps on a scope it routes: the route (the request
+    metrics' label)."""
+    cast("dict[str, Any]", scope)["path_template"] = template
+
+
+def _started(scope: Scope) -> None:
+    """What the app's request class stamps when a route's handling begins (after the
+    all-routes limit's middleware): the start of the request's latency."""
+    cast("dict[str, Any]", scope)[REQUEST_STARTED] = time.perf_counter()
 
 
 async def _hit_request(state: Any, scope: Scope) -> None:
@@ -196,10 +208,17 @@ async def _hit_request(state: Any, scope: Scope) -> None:
         await limits.hit_request(scope_address(scope, settings.trusted_proxies))
 
 
+class _JoinFieldsOnly(IssueTokenRequest, forbid_unknown_fields=True):
+    """A join request with no other field: msgspec skips an unknown field without
+    checking it (its UTF-8, its numbers), where Litestar's first, untyped decoding
+    refuses a body that is not JSON anywhere. A body with one is Litestar's."""
+
+
 def _join_request(scope: Scope, body: bytes) -> IssueTokenRequest | None:
-    """The join's body, when it is strictly a join request declared as JSON; else None."""
+    """The join's body, when it is strictly a join request declared as JSON and nothing
+    else; else None."""
     try:
-        return strict_decode(raw_header(scope, b"content-type"), body, IssueTokenRequest)
+        return strict_decode(raw_header(scope, b"content-type"), body, _JoinFieldsOnly)
     except ValidationError:  # Litestar gives its own answer
         return None
 
@@ -216,16 +235,18 @@ def _replay(messages: Iterable[ReceiveMessage], receive: Receive) -> Receive:
     return replayed
 
 
-async def _send_json(
-    send: Send, status: int, reply: msgspec.Struct, token_status: str, poll_after: int
-) -> None:
+def _json_reply(
+    status: int, reply: msgspec.Struct, token_status: str, poll_after: int
+) -> tuple[Message, Message]:
+    """The reply's two messages, as Litestar's response for ``reply`` sends them."""
     body = msgspec.json.encode(reply)
     headers = [*_JSON, (b"content-length", str(len(body)).encode())]
     if token_status == TokenStatus.WAITING:  # docs/contract.md §4
         headers.append((b"retry-after", str(poll_after).encode()))
-    start: Message = {"type": "http.response.start", "status": status, "headers": headers}
-    await send(start)
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body, "more_body": False},
+    )
 
 
 __all__ = ["HotRoutes"]
