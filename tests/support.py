@@ -328,3 +328,25 @@ def solve_challenge(challenge: Mapping[str, Any]) -> str:
             }
             return base64.b64encode(json.dumps(solution).encode()).decode()
     raise ValueError("the challenge has no solution up to its maxnumber")
+
+
+def http_scope(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], **fields: Any
+) -> dict[str, Any]:
+    """An ASGI HTTP scope as a server hands it to the app (``fields`` override), for the
+    tests that drive the app's ASGI callable without a client."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    } | fields

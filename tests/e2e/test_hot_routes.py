@@ -16,6 +16,7 @@ import pytest
 from concert_core import Policy
 from e2e.helpers import API, Api, OpenApi
 from entrypoints.http.hot_routes import HotRoutes
+from support import http_scope
 
 POLL, JOIN = f"{API}/queue/status", f"{API}/queue/tokens"
 Send = Callable[..., Awaitable[httpx.Response]]
@@ -152,20 +153,7 @@ async def raw_asgi(
     api: Api, headers: list[tuple[bytes, bytes]], body: bytes, *, hot: bool
 ) -> tuple[int, bytes]:
     """A join sent straight to the app's ASGI callable: its status and body."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": JOIN,
-        "raw_path": JOIN.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"api.test"), *headers],
-        "client": ("127.0.0.1", 5000),
-        "server": ("api.test", 80),
-    }
+    scope = http_scope("POST", JOIN, [(b"host", b"api.test"), *headers])
     sent: list[dict[str, Any]] = []
     asked = [{"type": "http.request", "body": body, "more_body": False}]
 

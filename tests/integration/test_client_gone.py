@@ -14,7 +14,7 @@ import pytest
 from e2e.helpers import running
 from entrypoints.http import create_app
 from entrypoints.settings import MEMORY_URL, Settings
-from support import TEST_SECRET
+from support import TEST_SECRET, http_scope
 
 
 async def _half_a_join(app: Any) -> list[dict[str, Any]]:
@@ -31,21 +31,8 @@ async def _half_a_join(app: Any) -> list[dict[str, Any]]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/api/v1/queue/tokens",
-        "raw_path": b"/api/v1/queue/tokens",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+    scope = http_scope("POST", "/api/v1/queue/tokens", headers)
     await app(scope, receive, send)
     return sent
 

@@ -233,14 +233,23 @@ async def sell_every_seat(kit: MemoryKit, concert: Concert, now: dt.datetime) ->
         await uow.commit()
 
 
-async def test_a_waiting_fan_polling_a_sold_out_sale_is_let_go_at_once(
-    kit: MemoryKit, clock: ManualClock
-) -> None:
-    service = kit.service
+async def two_in_turn_one_waiting_seen_open(
+    service: ConcertService, clock: ManualClock
+) -> tuple[Concert, list[IssuedToken]]:
+    """A concert with two fans in their turn (the capacity) and a third waiting, whose
+    poll has the service keep the sale as OPEN."""
     concert = await add(service, clock)
     tickets = await join(service, concert, 3)
     await service.admit_waiting(concert.concert_id)
     assert (await service.queue_status(tickets[2].token)).sale.phase is Phase.OPEN
+    return concert, tickets
+
+
+async def test_a_waiting_fan_polling_a_sold_out_sale_is_let_go_at_once(
+    kit: MemoryKit, clock: ManualClock
+) -> None:
+    service = kit.service
+    concert, tickets = await two_in_turn_one_waiting_seen_open(service, clock)
     await sell_every_seat(kit, concert, await clock.now())
     await later(clock, dt.timedelta(seconds=1))  # within one admission interval
     status = await service.queue_status(tickets[2].token)
@@ -256,12 +265,8 @@ async def test_an_admission_pass_right_after_the_last_sale_admits_nobody(
     kit: MemoryKit, clock: ManualClock
 ) -> None:
     service = kit.service
-    concert = await add(service, clock)
-    tickets = await join(service, concert, 3)
-    await service.admit_waiting(concert.concert_id)
-    # The sale is kept as OPEN by this poll, and a turn ends: a place is free.
-    assert (await service.queue_status(tickets[2].token)).sale.phase is Phase.OPEN
-    await service.leave_queue(tickets[0].token)
+    concert, tickets = await two_in_turn_one_waiting_seen_open(service, clock)
+    await service.leave_queue(tickets[0].token)  # a turn ends: a place is free
     await sell_every_seat(kit, concert, await clock.now())
 
     report = await service.admit_waiting(concert.concert_id)  # at the same instant
