@@ -9,14 +9,13 @@ from adapters.challenge import DEFAULT_MAX_NUMBER, DEFAULT_TTL, AltchaJoinChalle
 from adapters.clock import ManualClock, SystemClock
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.idempotency import MemoryIdempotencyStore
+from adapters.memory.money import MemoryPaymentRepository, MemoryWalletRepository
 from adapters.memory.queue_store import MemoryQueueStore
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.repositories import (
     MemoryCatalogueRepository,
-    MemoryPaymentRepository,
     MemoryReservationRepository,
     MemorySeatRepository,
-    MemoryWalletRepository,
 )
 from adapters.memory.spent_proofs import MemorySpentProofs
 from adapters.memory.unit_of_work import MemoryUnitOfWork, MemoryUnitOfWorkFactory

@@ -7,12 +7,11 @@ from types import TracebackType
 from typing import Self
 
 from adapters.memory.database import MemoryDatabase
+from adapters.memory.money import MemoryPaymentRepository, MemoryWalletRepository
 from adapters.memory.repositories import (
     MemoryCatalogueRepository,
-    MemoryPaymentRepository,
     MemoryReservationRepository,
     MemorySeatRepository,
-    MemoryWalletRepository,
 )
 
 
