@@ -45,6 +45,9 @@ async def behind_the_lock(
             )
             if waiting or started.done():
                 break
+            # pg_stat_activity is read once per transaction: end it, or the loop sees
+            # the activity of its first look only (and the hold its lock timeout).
+            await connection.rollback()
             await asyncio.sleep(0.01)
     assert not started.done(), started
     return started
