@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -119,15 +120,25 @@ def _ping_at_checkout(engine: AsyncEngine) -> None:
     ``DisconnectionError`` from a checkout listener makes the pool discard the
     connection and hand out another (up to three tries). A connection just opened is
     not pinged, as SQLAlchemy's pre-ping does not ping one: should it fail, its own
-    statement's error (a 503) reaches the caller, not the pool's "tries exhausted"."""
+    statement's error (a 503) reaches the caller, not the pool's "tries exhausted".
+
+    Nor is one handed back less than ``PING_AFTER_IDLE_SECONDS`` ago: it answered a
+    statement just now, and under load that is every checkout (decision 27)."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _opened(_dbapi_connection: Any, record: Any) -> None:
         record.info[_JUST_OPENED] = True
 
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
     @event.listens_for(engine.sync_engine, "checkout")
     def _ping(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         if record.info.pop(_JUST_OPENED, False):
+            return
+        returned_at = record.info.get(_RETURNED_AT)
+        if returned_at is not None and time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
             return
         try:
             await_only(
@@ -138,6 +149,10 @@ def _ping_at_checkout(engine: AsyncEngine) -> None:
 
 
 _JUST_OPENED = "concert_just_opened"
+_RETURNED_AT = "concert_returned_at"
+PING_AFTER_IDLE_SECONDS = 0.5
+"""A pooled connection idle this long is pinged before it is handed out; one back from
+a statement more recently is not (a dead one then fails its statement: a 503)."""
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -1,5 +1,6 @@
 """A pooled PostgreSQL connection the server dropped while it sat idle is replaced as
-the pool hands it out: the checkout ping (one plain statement) finds it dead."""
+the pool hands it out: the checkout ping (one plain statement) finds it dead. One
+handed back a moment ago is not pinged (decision 27)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import backends
 from adapters import sql
-from adapters.sql.engine import as_unavailable
+from adapters.sql.engine import PING_AFTER_IDLE_SECONDS, as_unavailable
 
 pytestmark = backends.marks("postgres")
 
@@ -36,8 +37,29 @@ async def test_a_connection_killed_while_idle_is_replaced_at_checkout(
         async with side.connect() as connection:
             killed = await connection.execute(text(f"SELECT pg_terminate_backend({first}, 5000)"))
             assert killed.scalar_one() is True
+        await asyncio.sleep(PING_AFTER_IDLE_SECONDS + 0.1)  # idle: "plain" pings it now
         second = await backend_pid(engine)  # no error reaches the caller
         assert second != first
+    finally:
+        await engine.dispose()
+        await side.dispose()
+
+
+async def test_a_connection_handed_back_a_moment_ago_is_not_pinged(postgres_url: str) -> None:
+    """Under load every checkout follows a statement by milliseconds: it goes out
+    unpinged, so a connection killed within the window fails its own statement (the
+    caller's 503), as one just opened would; the pool then pings nothing twice."""
+    engine = sql.create_engine(postgres_url, pool_size=1, ping="plain")
+    side = sql.create_engine(postgres_url, pool_size=1)
+    try:
+        first = await backend_pid(engine)
+        assert await backend_pid(engine) == first
+        async with side.connect() as connection:
+            await connection.execute(text(f"SELECT pg_terminate_backend({first}, 5000)"))
+        with pytest.raises(DBAPIError) as caught:
+            await backend_pid(engine)
+        assert as_unavailable(caught.value) is not None, repr(caught.value)
+        assert await backend_pid(engine) != first  # the pool replaced it after the error
     finally:
         await engine.dispose()
         await side.dispose()
