@@ -11,7 +11,8 @@ each kind of endpoint must do.
 
 Run with ``uvicorn --factory bench.ceilings:create_app``; ``BENCH_DATABASE_URL`` and
 ``BENCH_REDIS_URL`` name the stores (the same PostgreSQL and Redis as the service),
-and the connections are made as the service makes them.
+and the connections are made as the service makes them, but for the pool's ping:
+SQLAlchemy's stock pre-ping on every checkout (decisions 25 and 27).
 """
 
 from __future__ import annotations

@@ -122,8 +122,10 @@ def _ping_at_checkout(engine: AsyncEngine) -> None:
     not pinged, as SQLAlchemy's pre-ping does not ping one: should it fail, its own
     statement's error (a 503) reaches the caller, not the pool's "tries exhausted".
 
-    Nor is one handed back less than ``PING_AFTER_IDLE_SECONDS`` ago: it answered a
-    statement just now, and under load that is every checkout (decision 27)."""
+    Nor is one handed back to the pool less than ``PING_AFTER_IDLE_SECONDS`` ago: under
+    load that is every checkout (decision 27). Such a connection is only asked whether
+    the driver has seen it close (no round trip): a server that restarted or ended the
+    backend has closed the socket, and the pool replaces it as it would after a ping."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _opened(_dbapi_connection: Any, record: Any) -> None:
@@ -139,6 +141,8 @@ def _ping_at_checkout(engine: AsyncEngine) -> None:
             return
         returned_at = record.info.get(_RETURNED_AT)
         if returned_at is not None and time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            if record.driver_connection.is_closed():
+                raise exc.DisconnectionError("a pooled connection was closed by the server")
             return
         try:
             await_only(
@@ -151,8 +155,8 @@ def _ping_at_checkout(engine: AsyncEngine) -> None:
 _JUST_OPENED = "concert_just_opened"
 _RETURNED_AT = "concert_returned_at"
 PING_AFTER_IDLE_SECONDS = 0.5
-"""A pooled connection idle this long is pinged before it is handed out; one back from
-a statement more recently is not (a dead one then fails its statement: a 503)."""
+"""A pooled connection idle this long is pinged before it is handed out; one handed back
+more recently is not (one the driver has seen closed is still replaced)."""
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
