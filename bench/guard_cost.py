@@ -1,9 +1,9 @@
 """The CPU a join's guards add, in-process: the app driven through its ASGI callable
 (no server, no sockets, 32 joins in flight), a new fan each join, on Redis and a
 scratch SQLite catalogue, in four setups taken in turn: no guard, the per-address join
-limit alone, the join challenge alone, both (SPEC §11's judged join). Not a
-throughput figure (``make bench`` is); what the guards cost beside the join itself,
-without wrk, uvicorn or the ceiling's drift in the way.
+limit alone, the join challenge alone, both (the judged join of the service levels in
+docs/benchmarks.md). Not a throughput figure (``make bench`` is); what the guards
+cost beside the join itself, without wrk, uvicorn or the ceiling's drift in the way.
 
     PYTHONPATH=src:. .venv/bin/python -m bench.guard_cost [--joins 12000] [--rounds 3]
 """
