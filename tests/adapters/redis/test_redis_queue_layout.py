@@ -228,27 +228,3 @@ async def test_keys_of_the_earlier_layout_are_never_read_but_for_an_opened_seed(
         assert (await store.stats(C, T0)).shuffle_seed == 4242
         assert await store.open(C, 99, at(1)) == 4242  # the line opened once
         assert await client.pttl(store.keys(C)[0]) == -1
-
-
-async def test_a_shared_call_judges_each_item_by_its_own_rate_window() -> None:
-    """The admission records are read once a call: looks sharing one call, at instants
-    on either side of a record's leaving the window, each count it as a look of its
-    own would, whichever comes first in the call."""
-    async for client, namespace in redis_namespace():
-        store = RedisQueueStore(client, POLICY, namespace=namespace)
-        tokens = [new_token_id() for _ in range(6)]
-        for token in tokens:
-            await store.issue(new_user(), C, token, at(0))
-        assert len(await store.admit(C, at(1), capacity=1)) == 1  # a record at 1 s
-        assert len(await store.admit(C, at(20), capacity=2)) == 1  # and one at 20 s
-        waiting = tokens[2]
-        for now in (10, 50, 61, 70, 79):  # the records leave the 60 s window at 61 and 80 s
-            await store.poll(C, waiting, at(now))
-        alone = {
-            s: (await store.look(C, waiting, at(s))).admission_rate  # type: ignore[union-attr]
-            for s in (60.5, 61.5, 79.5, 80.5)
-        }
-        assert alone[60.5] > alone[61.5] > 0 and alone[79.5] > alone[80.5] == 0
-        for order in ((60.5, 61.5, 79.5, 80.5), (80.5, 79.5, 61.5, 60.5)):
-            shared = await asyncio.gather(*(store.look(C, waiting, at(s)) for s in order))
-            assert [p.admission_rate for p in shared if p] == [alone[s] for s in order]

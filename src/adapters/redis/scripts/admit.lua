@@ -54,7 +54,6 @@ if admitted > 0 then
   local n = redis.call('HINCRBY', META, 'adm', 1)
   redis.call('ZADD', ADM, num(NOW), n .. ':' .. admitted)
   redis.call('ZREMRANGEBYSCORE', ADM, '-inf', '(' .. num(NOW - math.max(WINDOW, MINUTE)))
-  forget_admitted()
 end
 prune_ended(BATCH)
 keep()

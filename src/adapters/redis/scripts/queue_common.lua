@@ -49,8 +49,6 @@
 local KEYS, ARGV
 local META, IDS, USERS, RECS, FEN, BEATS, ACTIVE, ADM, ENDED, LINE, EARLIER_META, PREFIX
 local NOW, IDLE_FOR, ACTIVE_FOR, WINDOW, KEY_TTL, ENDED_FOR, BATCH
--- The admission records this call has read (see admitted_since), and from when.
-local ADMITTED, ADMITTED_AFTER
 
 local function begin(keys, args)
   KEYS, ARGV = keys, args
@@ -65,7 +63,6 @@ local function begin(keys, args)
   KEY_TTL = tonumber(args[5])
   ENDED_FOR = tonumber(args[6])
   BATCH = tonumber(args[7])
-  ADMITTED, ADMITTED_AFTER = nil, nil
 end
 
 local MINUTE = 60000000
@@ -360,31 +357,13 @@ local function position(t)
 end
 
 -- Tokens admitted after `since` (within the records kept: at least a minute and the
--- rate window). The records are read once a call, as instants and counts, from the
--- earliest `since` asked (again only for an earlier one): a shared call's items ask
--- at instants microseconds apart, and a read and a parse of up to a minute of records
--- for each item was most of a poll's Redis time in a busy line. A call that records
--- an admission forgets them (forget_admitted).
+-- rate window).
 local function admitted_since(since)
-  if ADMITTED == nil or since < ADMITTED_AFTER then
-    ADMITTED, ADMITTED_AFTER = {}, since
-    local flat = redis.call('ZRANGEBYSCORE', ADM, '(' .. num(since), '+inf', 'WITHSCORES')
-    for i = 1, #flat, 2 do
-      ADMITTED[#ADMITTED + 1] = tonumber(flat[i + 1])
-      ADMITTED[#ADMITTED + 1] = tonumber(string.match(flat[i], ':(%d+)$'))
-    end
-  end
   local sum = 0
-  for i = 1, #ADMITTED, 2 do
-    if ADMITTED[i] > since then
-      sum = sum + ADMITTED[i + 1]
-    end
+  for _, record in ipairs(redis.call('ZRANGEBYSCORE', ADM, '(' .. num(since), '+inf')) do
+    sum = sum + tonumber(string.match(record, ':(%d+)$'))
   end
   return sum
-end
-
-local function forget_admitted()
-  ADMITTED, ADMITTED_AFTER = nil, nil
 end
 
 -- Tokens admitted within the window before NOW (the caller divides by the window).
