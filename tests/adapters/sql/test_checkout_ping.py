@@ -20,9 +20,12 @@ from adapters.sql.engine import as_unavailable
 pytestmark = backends.marks("postgres")
 
 
-async def backend_pid(engine: AsyncEngine) -> int:
+async def backend_pid(engine: AsyncEngine, *, keep: float = 0.0) -> int:
+    """A backend's pid; ``keep`` holds the connection that long, so that concurrent
+    callers each check out one of their own."""
     async with engine.connect() as connection:
         pid: int = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await asyncio.sleep(keep)
     return pid
 
 
@@ -90,7 +93,7 @@ async def test_connections_the_server_closed_are_replaced_unpinged(postgres_url:
     try:
         async with side.connect() as connection:  # opened before, so it is not killed
             await connection.execute(text("SELECT 1"))
-            before = set(await asyncio.gather(*(held_pid(engine) for _ in range(3))))
+            before = set(await asyncio.gather(*(backend_pid(engine, keep=0.05) for _ in range(3))))
             assert len(before) == 3  # the pool holds three connections
             killed = await connection.execute(
                 text(
@@ -106,15 +109,6 @@ async def test_connections_the_server_closed_are_replaced_unpinged(postgres_url:
     finally:
         await engine.dispose()
         await side.dispose()
-
-
-async def held_pid(engine: AsyncEngine) -> int:
-    """A backend's pid, the connection kept a moment so that concurrent callers each
-    check out one of their own."""
-    async with engine.connect() as connection:
-        pid: int = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        await asyncio.sleep(0.05)
-    return pid
 
 
 async def test_without_a_ping_the_dead_connection_reaches_the_caller(postgres_url: str) -> None:
